@@ -1,0 +1,241 @@
+#include "bench/cli.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <sstream>
+
+#include "bench/mpi_session.h"
+#include "bench/runner.h"
+#include "bench/sizes.h"
+#include "collectives/registry.h"
+
+namespace collbench::bench {
+
+using collectives::Collective;
+
+std::string Options::canonical() const {
+  std::ostringstream s;
+  s << collectives::collective_name(collective) << '|' << min_bytes << '|' << max_bytes << '|'
+    << step_factor << '|' << step_bytes << '|' << iters << '|' << warmup << '|';
+  for (auto d : dtypes) s << collectives::dtype_name(d) << ',';
+  s << '|';
+  for (auto o : ops) s << collectives::op_name(o) << ',';
+  s << '|';
+  for (const auto& a : algorithms) s << a << ',';
+  s << '|' << algo_auto << '|' << static_cast<int>(placement) << '|' << check << '|'
+    << rotate_buffers << '|' << segment_bytes << '|' << inter_node_algorithm << '|'
+    << mpi_max_count << '|' << repeat << '|' << ranks_sweep << '|' << ranks_per_node;
+  return s.str();
+}
+
+void print_algorithm_list() {
+  for (Collective c : {Collective::kAllReduce, Collective::kAllToAll}) {
+    std::printf("%s:\n", std::string(collectives::collective_name(c)).c_str());
+    for (const auto& a : collectives::algorithm_registry()) {
+      if (a.collective != c) continue;
+      std::printf("  %-22s %s%s\n", std::string(a.name).c_str(), std::string(a.description).c_str(),
+                  a.native ? " [native]" : "");
+    }
+    std::printf("  %-22s %s\n", "auto", "per size, the algorithm the selection table names");
+  }
+}
+
+namespace {
+
+std::vector<std::string> split_list(const std::vector<std::string>& args) {
+  std::vector<std::string> out;
+  for (const auto& a : args) {
+    std::string cur;
+    for (char c : a) {
+      if (c == ',') {
+        if (!cur.empty()) out.push_back(cur);
+        cur.clear();
+      } else if (c != ' ') {
+        cur += c;
+      }
+    }
+    if (!cur.empty()) out.push_back(cur);
+  }
+  return out;
+}
+
+}  // namespace
+
+void validate_options(Options& o, const std::vector<std::string>& algo_args,
+                      const std::vector<std::string>& dtype_args,
+                      const std::vector<std::string>& op_args, const std::string& placement) {
+  if (o.min_bytes > o.max_bytes)
+    throw UsageError("--min-bytes (" + format_size(o.min_bytes) + ") is larger than --max-bytes (" +
+                     format_size(o.max_bytes) + ")");
+  if (o.step_bytes == 0 && !(o.step_factor > 1.0))
+    throw UsageError("--step-factor must be greater than 1 (got " + std::to_string(o.step_factor) +
+                     ")");
+  if (o.iters < 1) throw UsageError("--iters must be at least 1");
+  if (o.warmup < 0) throw UsageError("--warmup cannot be negative");
+  if (o.check < 0) throw UsageError("--check cannot be negative");
+  if (o.timeout_s < 0) throw UsageError("--timeout cannot be negative");
+  if (o.repeat < 1) throw UsageError("--repeat must be at least 1");
+  if (o.ranks_per_node < 0) throw UsageError("--ranks-per-node cannot be negative");
+  if (o.mpi_max_count < 1) throw UsageError("--mpi-max-count must be at least 1");
+
+  o.dtypes.clear();
+  for (const auto& d : split_list(dtype_args)) {
+    if (d == "all") {
+      o.dtypes.assign(collectives::all_dtypes().begin(), collectives::all_dtypes().end());
+      continue;
+    }
+    auto t = collectives::parse_dtype(d);
+    if (!t) throw UsageError("unknown dtype '" + d + "' (known: " + collectives::dtype_list() + ")");
+    o.dtypes.push_back(*t);
+  }
+  if (o.dtypes.empty()) o.dtypes.push_back(collectives::DType::kF32);
+
+  o.ops.clear();
+  if (o.collective == Collective::kAllToAll) {
+    o.ops.push_back(collectives::ReduceOp::kSum);  // unused by all-to-all
+  } else {
+    for (const auto& s : split_list(op_args)) {
+      if (s == "all") {
+        o.ops.assign(collectives::all_ops().begin(), collectives::all_ops().end());
+        continue;
+      }
+      auto op = collectives::parse_op(s);
+      if (!op) throw UsageError("unknown op '" + s + "' (known: " + collectives::op_list() + ")");
+      o.ops.push_back(*op);
+    }
+    if (o.ops.empty()) o.ops.push_back(collectives::ReduceOp::kSum);
+  }
+
+  if (placement == "out") {
+    o.placement = Placement::kOut;
+  } else if (placement == "in") {
+    o.placement = Placement::kIn;
+  } else if (placement == "both") {
+    o.placement = Placement::kBoth;
+  } else {
+    throw UsageError("unknown --placement '" + placement + "' (use in, out or both)");
+  }
+
+  o.algorithms.clear();
+  o.algo_auto = false;
+  const auto names = split_list(algo_args);
+  for (const auto& n : names) {
+    if (n == "all") {
+      for (const auto& a : collectives::algorithm_registry())
+        if (a.collective == o.collective &&
+            std::find(o.algorithms.begin(), o.algorithms.end(), a.name) == o.algorithms.end())
+          o.algorithms.emplace_back(a.name);
+      continue;
+    }
+    if (n == "auto") {
+      o.algo_auto = true;
+      continue;
+    }
+    const auto* info = collectives::find_algorithm(o.collective, n);
+    if (!info) {
+      std::string known;
+      for (const auto& a : collectives::algorithm_registry())
+        if (a.collective == o.collective) known += (known.empty() ? "" : ", ") + std::string(a.name);
+      throw UsageError("unknown " + std::string(collectives::collective_name(o.collective)) +
+                       " algorithm '" + n + "' (known: " + known + ", auto, all)");
+    }
+    if (std::find(o.algorithms.begin(), o.algorithms.end(), n) == o.algorithms.end())
+      o.algorithms.push_back(n);
+  }
+  if (o.algorithms.empty() && !o.algo_auto)
+    o.algorithms.emplace_back(o.collective == Collective::kAllReduce ? "MPI_Allreduce"
+                                                                     : "MPI_Alltoall");
+  if (o.collective == Collective::kAllReduce &&
+      collectives::find_algorithm(o.collective, o.inter_node_algorithm) == nullptr) {
+    bool hierarchical = false;
+    for (const auto& a : o.algorithms) hierarchical |= a.rfind("hierarchical", 0) == 0;
+    if (hierarchical || o.algo_auto)
+      throw UsageError("unknown --inter-node-algo '" + o.inter_node_algorithm + "'");
+  }
+}
+
+void add_benchmark_commands(CLI::App& app, std::function<int()>& action,
+                            const std::vector<std::string>& argv, int* argc, char*** argv_raw) {
+  for (Collective c : {Collective::kAllReduce, Collective::kAllToAll}) {
+    const bool ar = c == Collective::kAllReduce;
+    auto* sub = app.add_subcommand(
+        std::string(collectives::collective_name(c)),
+        ar ? "measure all-reduce (size = bytes of each rank's vector)"
+           : "measure all-to-all (size = total bytes each rank sends, n x per-peer block)");
+    struct Raw {
+      std::string min = "8", max = "64M", step = "0", segment = "0";
+      std::vector<std::string> algos, dtypes{"f32"}, ops{"sum"};
+      std::string placement = "both";
+      bool no_rotate = false;
+      Options o;
+    };
+    auto raw = std::make_shared<Raw>();
+    raw->o.collective = c;
+    sub->add_option("-b,--min-bytes", raw->min, "smallest size (K/M/G = 1024^k)")
+        ->capture_default_str();
+    sub->add_option("-e,--max-bytes", raw->max, "largest size")->capture_default_str();
+    sub->add_option("-f,--step-factor", raw->o.step_factor, "multiply the size by this per step")
+        ->capture_default_str();
+    sub->add_option("-i,--step-bytes", raw->step, "add this many bytes per step instead of -f");
+    sub->add_option("-n,--iters", raw->o.iters, "timed iterations per size")->capture_default_str();
+    sub->add_option("-w,--warmup", raw->o.warmup, "untimed warm-up iterations per size")
+        ->capture_default_str();
+    sub->add_option("-d,--dtype", raw->dtypes,
+                    "element types, comma-separated or 'all': " + collectives::dtype_list())
+        ->capture_default_str();
+    if (ar)
+      sub->add_option("-o,--op", raw->ops, "reduction ops, comma-separated or 'all': sum, prod, min, max")
+          ->capture_default_str();
+    sub->add_option("-a,--algo", raw->algos,
+                    "algorithms, comma-separated, 'all' or 'auto' (see collbench --list); "
+                    "default: the MPI library's own");
+    sub->add_option("--selection", raw->o.selection_file,
+                    "selection table (JSON) for --algo auto, replacing the built-in one");
+    sub->add_option("--placement", raw->placement, "out, in or both (same row)")
+        ->capture_default_str();
+    sub->add_option("-c,--check", raw->o.check,
+                    "check repetitions with fresh data after timing (0 = no check)")
+        ->capture_default_str();
+    sub->add_option("--json", raw->o.json_path, "write results as JSON (schema v1) to FILE");
+    sub->add_option("--csv", raw->o.csv_path, "write results as CSV to FILE");
+    sub->add_option("-T,--timeout", raw->o.timeout_s,
+                    "seconds one collective may take before the run is ended (0 = never)")
+        ->capture_default_str();
+    sub->add_flag("--no-rotate", raw->no_rotate,
+                  "do not rotate the buffer offset across iterations (caches may flatter small sizes)");
+    sub->add_option("--segment", raw->segment, "pipeline segment size for ring algorithms (0 = none)");
+    if (ar)
+      sub->add_option("--inter-node-algo", raw->o.inter_node_algorithm,
+                      "flat algorithm between nodes in hierarchical all-reduce")
+          ->capture_default_str();
+    sub->add_option("--repeat", raw->o.repeat, "repeat the whole sweep N times")
+        ->capture_default_str();
+    sub->add_flag("--ranks-sweep", raw->o.ranks_sweep,
+                  "measure on 2, 4, 8, ... ranks up to all, choosing whole nodes first");
+    sub->add_option("--ranks-per-node", raw->o.ranks_per_node,
+                    "with --ranks-sweep: ranks used on each node (default: all)");
+    sub->add_option("--label", raw->o.label, "hardware label recorded in the result (for comparisons)");
+    sub->add_option("--topology-xml", raw->o.topology_xml, "read the topology from an hwloc XML file");
+    sub->add_option("--mpi-max-count", raw->o.mpi_max_count,
+                    "largest element count in one MPI call (for testing the 64-bit size paths)");
+    sub->add_flag("-q,--quiet", raw->o.quiet, "no table on stdout (results still written)");
+
+    sub->callback([raw, &action, argv, argc, argv_raw]() {
+      Options& o = raw->o;
+      o.min_bytes = parse_size(raw->min, "--min-bytes");
+      o.max_bytes = parse_size(raw->max, "--max-bytes");
+      o.step_bytes = parse_size(raw->step, "--step-bytes");
+      o.segment_bytes = parse_size(raw->segment, "--segment");
+      o.rotate_buffers = !raw->no_rotate;
+      o.command_line = argv;
+      validate_options(o, raw->algos, raw->dtypes, raw->ops, raw->placement);
+      action = [raw, argc, argv_raw]() {
+        MpiSession session(argc, argv_raw);
+        return run_benchmark(raw->o);
+      };
+    });
+  }
+}
+
+}  // namespace collbench::bench

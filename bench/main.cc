@@ -1,0 +1,62 @@
+// collbench: benchmarks of all-reduce and all-to-all (MPI, NCCL, own algorithms), topology,
+// and the cost model of a cluster-scale training run.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "bench/cli.h"
+#include "bench/mpi_session.h"
+#include "bench/provenance.h"
+#include "collectives/error.h"
+
+int main(int argc, char** argv) {
+  using namespace collbench;
+  std::vector<std::string> args(argv, argv + argc);
+  CLI::App app{"collbench: all-reduce and all-to-all benchmarks with one methodology", "collbench"};
+  app.require_subcommand(0, 1);
+  bool list = false;
+  app.add_flag("--list", list, "list every algorithm that can be measured, then exit");
+  app.set_version_flag("--version", std::string("collbench ") + bench::version_string());
+
+  std::function<int()> action;
+  bench::add_benchmark_commands(app, action, args, &argc, &argv);
+
+  // Usage errors are reported once (by the launcher's rank 0) before MPI starts, so a bad flag
+  // never leaves ranks waiting for each other.
+  const bool speaker = bench::launcher_rank() == 0;
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return speaker ? app.exit(e) : 0;
+  } catch (const CLI::CallForAllHelp& e) {
+    return speaker ? app.exit(e) : 0;
+  } catch (const CLI::CallForVersion& e) {
+    return speaker ? app.exit(e) : 0;
+  } catch (const CLI::ParseError& e) {
+    if (speaker) std::fprintf(stderr, "collbench: error: %s\n", e.what());
+    return 2;
+  } catch (const UsageError& e) {
+    if (speaker) std::fprintf(stderr, "collbench: error: %s\n", e.what());
+    return 2;
+  }
+  if (list) {
+    bench::print_algorithm_list();
+    return 0;
+  }
+  if (!action) {
+    if (speaker) std::fprintf(stderr, "%s", app.help().c_str());
+    return 2;
+  }
+  try {
+    return action();
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "collbench: error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "collbench: error: %s\n", e.what());
+    return 1;
+  }
+}

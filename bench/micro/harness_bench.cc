@@ -1,0 +1,70 @@
+// The harness's own cost per timed iteration, around a collective that does nothing: what the
+// timed loop adds to every sample (clock reads, progress marks, the virtual call, offsets).
+#include <benchmark/benchmark.h>
+
+#include <vector>
+
+#include "bench/backend.h"
+
+namespace {
+
+using namespace collbench;
+
+class NoOp final : public collectives::Algorithm {
+ public:
+  std::string_view name() const override { return "noop"; }
+  collectives::Collective collective() const override { return collectives::Collective::kAllReduce; }
+  std::optional<std::string> supports(const collectives::AlgorithmContext&,
+                                      const collectives::CollectiveArgs&) const override {
+    return std::nullopt;
+  }
+  void prepare(const collectives::AlgorithmContext&, const collectives::CollectiveArgs&) override {}
+  Status run(const void* s, void* r, const collectives::CollectiveArgs&,
+                          Deadline) override {
+    benchmark::DoNotOptimize(s);
+    benchmark::DoNotOptimize(r);
+    return Status::Ok();
+  }
+};
+
+// Per iteration of the harness loop (state.range(0) iterations per batch).
+void BM_TimedLoopPerIteration(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  NoOp algo;
+  bench::Progress progress;
+  std::vector<std::byte> buf(1 << 16);
+  std::vector<std::size_t> offsets(n, 0);
+  std::vector<double> samples(n);
+  bench::TimedLoop loop;
+  loop.algorithm = &algo;
+  loop.args.count = 1;
+  loop.send = buf.data();
+  loop.recv = buf.data();
+  loop.offsets = offsets;
+  loop.timeout_s = 300;
+  loop.progress = &progress;
+  for (auto _ : state) {
+    auto st = bench::time_iterations_host(loop, samples);
+    benchmark::DoNotOptimize(st);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(n));
+  state.counters["ns_per_iteration"] = benchmark::Counter(
+      static_cast<double>(n) * static_cast<double>(state.iterations()),
+      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_TimedLoopPerIteration)->Arg(1000)->Arg(100000);
+
+// The two clock reads alone, for comparison: the floor of any host-timed loop.
+void BM_ClockPair(benchmark::State& state) {
+  for (auto _ : state) {
+    auto a = std::chrono::steady_clock::now();
+    auto b = std::chrono::steady_clock::now();
+    benchmark::DoNotOptimize(a);
+    benchmark::DoNotOptimize(b);
+  }
+}
+BENCHMARK(BM_ClockPair);
+
+}  // namespace
+
+BENCHMARK_MAIN();

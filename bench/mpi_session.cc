@@ -1,0 +1,27 @@
+#include "bench/mpi_session.h"
+
+#include <cstdlib>
+
+#include "collectives/mpi_transport.h"
+
+namespace collbench::bench {
+
+MpiSession::MpiSession(int* argc, char*** argv) {
+  int provided = 0;
+  CB_MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
+  // Errors come back as codes and are reported with the call site, not as MPI's own abort.
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+  MPI_Comm_size(MPI_COMM_WORLD, &size_);
+}
+
+MpiSession::~MpiSession() { MPI_Finalize(); }
+
+int launcher_rank() {
+  for (const char* var : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"}) {
+    if (const char* v = std::getenv(var)) return std::atoi(v);
+  }
+  return 0;
+}
+
+}  // namespace collbench::bench

@@ -1,0 +1,132 @@
+#include "bench/provenance.h"
+
+#include <mpi.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <ctime>
+#include <fstream>
+
+extern char** environ;
+
+namespace collbench::bench {
+
+using nlohmann::json;
+
+std::string version_string() {
+  return std::string(COLLBENCH_VERSION) + " (git " + COLLBENCH_GIT_SHA + ")";
+}
+
+std::string iso_time_now() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      const auto colon = line.find(':');
+      if (colon != std::string::npos) {
+        auto v = line.substr(colon + 1);
+        while (!v.empty() && v.front() == ' ') v.erase(0, 1);
+        return v;
+      }
+    }
+  }
+  return "unknown";
+}
+
+std::string mpi_library_version() {
+  char buf[MPI_MAX_LIBRARY_VERSION_STRING] = {0};
+  int len = 0;
+  MPI_Get_library_version(buf, &len);
+  std::string s(buf, static_cast<std::size_t>(len));
+  const auto nl = s.find_first_of("\r\n");
+  if (nl != std::string::npos) s.resize(nl);
+  while (!s.empty() && (s.back() == ' ' || s.back() == ',' || s.back() == '\0')) s.pop_back();
+  return s;
+}
+
+std::string local_hostname() {
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  return host;
+}
+
+json make_provenance(const Options& o, const topology::HostMap& hosts, const std::string& backend) {
+  json p;
+  p["collbench_version"] = COLLBENCH_VERSION;
+  p["git_sha"] = COLLBENCH_GIT_SHA;
+  p["command_line"] = o.command_line;
+  p["start_time"] = iso_time_now();
+  p["end_time"] = nullptr;
+  p["backend"] = backend;
+  p["mpi_library"] = mpi_library_version();
+  p["nccl_version"] = nullptr;
+  p["compiler"] = COLLBENCH_COMPILER;
+  p["cpu_model"] = cpu_model();
+  utsname u{};
+  if (uname(&u) == 0)
+    p["os"] = std::string(u.sysname) + " " + u.release + " " + u.machine;
+  p["hostnames"] = hosts.hostnames;
+  p["ranks"] = hosts.ranks();
+  p["nodes"] = hosts.nodes();
+  json rpn = json::array();
+  for (const auto& r : hosts.ranks_of_node) rpn.push_back(r.size());
+  p["ranks_per_node"] = rpn;
+  p["hardware_label"] = o.label.empty() ? json(nullptr) : json(o.label);
+  json env = json::object();
+  for (char** e = environ; e && *e; ++e) {
+    const std::string kv(*e);
+    for (const char* prefix : {"OMPI_MCA_", "UCX_", "NCCL_", "CUDA_VISIBLE_DEVICES", "SLURM_JOB_ID",
+                               "SLURM_NNODES", "COLLBENCH_"}) {
+      if (kv.rfind(prefix, 0) == 0) {
+        const auto eq = kv.find('=');
+        env[kv.substr(0, eq)] = eq == std::string::npos ? "" : kv.substr(eq + 1);
+        break;
+      }
+    }
+  }
+  p["environment"] = env;
+  return p;
+}
+
+json options_json(const Options& o) {
+  json j;
+  j["collective"] = collectives::collective_name(o.collective);
+  j["min_bytes"] = o.min_bytes;
+  j["max_bytes"] = o.max_bytes;
+  j["step_factor"] = o.step_factor;
+  j["step_bytes"] = o.step_bytes;
+  j["warmup"] = o.warmup;
+  j["iters"] = o.iters;
+  j["check"] = o.check;
+  j["rotate_buffers"] = o.rotate_buffers;
+  j["timeout_s"] = o.timeout_s;
+  j["segment_bytes"] = o.segment_bytes;
+  j["inter_node_algorithm"] = o.inter_node_algorithm;
+  j["repeat"] = o.repeat;
+  j["ranks_sweep"] = o.ranks_sweep;
+  j["ranks_per_node"] = o.ranks_per_node;
+  j["mpi_max_count"] = o.mpi_max_count;
+  json algos = o.algorithms;
+  if (o.algo_auto) algos.push_back("auto");
+  j["algorithms"] = algos;
+  json d = json::array();
+  for (auto t : o.dtypes) d.push_back(collectives::dtype_name(t));
+  j["dtypes"] = d;
+  json ops = json::array();
+  for (auto op : o.ops) ops.push_back(collectives::op_name(op));
+  j["ops"] = ops;
+  j["placement"] = o.placement == Placement::kOut ? "out" : o.placement == Placement::kIn ? "in" : "both";
+  return j;
+}
+
+}  // namespace collbench::bench

@@ -1,0 +1,39 @@
+// One measured point: (collective, algorithm, dtype, op, size, placement, ranks, repeat).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bench/stats.h"
+#include "collectives/dtype.h"
+
+namespace collbench::bench {
+
+struct Record {
+  collectives::Collective collective = collectives::Collective::kAllReduce;
+  std::string algorithm;
+  std::string selected_algorithm;  // with --algo auto: what the table chose
+  std::string backend = "mpi";
+  collectives::DType dtype = collectives::DType::kF32;
+  collectives::ReduceOp op = collectives::ReduceOp::kSum;
+  bool in_place = false;
+  std::size_t bytes = 0;
+  std::size_t count = 0;
+  int ranks = 1, nodes = 1, ranks_per_node = 1, repeat = 0, iters = 0, warmup = 0;
+  Stats time_us;
+  double algbw_gbps = 0, busbw_gbps = 0, algbw_p50_gbps = 0, busbw_p50_gbps = 0;
+  double busbw_factor = 0;
+  int slowest_rank = 0;
+  double slowest_rank_share = 0;
+  std::int64_t wrong = -1;  // -1: not checked
+  int check_reps = 0;
+  nlohmann::json first_wrong;  // null or {rank, index, expected, actual}
+  std::vector<double> samples_us;
+
+  nlohmann::json to_json() const;
+};
+
+}  // namespace collbench::bench

@@ -1,0 +1,283 @@
+#include "bench/report.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <sstream>
+
+#include "bench/provenance.h"
+#include "bench/sizes.h"
+#include "collectives/error.h"
+
+namespace collbench::bench {
+
+using nlohmann::json;
+
+json Record::to_json() const {
+  json j;
+  j["collective"] = collectives::collective_name(collective);
+  j["algorithm"] = algorithm;
+  if (!selected_algorithm.empty()) j["selected_algorithm"] = selected_algorithm;
+  j["backend"] = backend;
+  j["dtype"] = collectives::dtype_name(dtype);
+  j["op"] = collective == collectives::Collective::kAllReduce ? std::string(collectives::op_name(op))
+                                                               : std::string("none");
+  j["placement"] = in_place ? "in" : "out";
+  j["bytes"] = bytes;
+  j["count"] = count;
+  j["ranks"] = ranks;
+  j["nodes"] = nodes;
+  j["ranks_per_node"] = ranks_per_node;
+  j["repeat"] = repeat;
+  j["iters"] = iters;
+  j["warmup"] = warmup;
+  j["time_us"] = {{"min", time_us.min}, {"mean", time_us.mean}, {"p50", time_us.p50},
+                  {"p95", time_us.p95}, {"p99", time_us.p99},   {"max", time_us.max},
+                  {"stdev", time_us.stdev}};
+  j["algbw_gbps"] = algbw_gbps;
+  j["busbw_gbps"] = busbw_gbps;
+  j["algbw_p50_gbps"] = algbw_p50_gbps;
+  j["busbw_p50_gbps"] = busbw_p50_gbps;
+  j["busbw_factor"] = busbw_factor;
+  j["slowest_rank"] = slowest_rank;
+  j["slowest_rank_share"] = slowest_rank_share;
+  j["wrong"] = wrong;
+  j["check_reps"] = check_reps;
+  j["first_wrong"] = first_wrong;
+  j["samples_us"] = samples_us;
+  return j;
+}
+
+void write_file_atomic(const std::string& path, const std::string& content) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  const std::string tmp =
+      (dir / ("." + target.filename().string() + ".tmp." + std::to_string(getpid()))).string();
+  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error("cannot write " + path + ": " + std::strerror(errno));
+  std::size_t off = 0;
+  while (off < content.size()) {
+    const ssize_t w = ::write(fd, content.data() + off, content.size() - off);
+    if (w <= 0) {
+      const int e = errno;
+      close(fd);
+      unlink(tmp.c_str());
+      throw Error("cannot write " + path + ": " + std::strerror(e));
+    }
+    off += static_cast<std::size_t>(w);
+  }
+  fsync(fd);
+  close(fd);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int e = errno;
+    unlink(tmp.c_str());
+    throw Error("cannot write " + path + ": " + std::strerror(e));
+  }
+}
+
+void check_writable(const std::string& path, const std::string& flag) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  std::error_code ec;
+  if (fs::is_directory(target, ec))
+    throw UsageError(flag + " " + path + " is a directory; give a file name");
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  if (!fs::is_directory(dir, ec))
+    throw UsageError(flag + " " + path + ": folder " + dir.string() + " does not exist");
+  const std::string probe = (dir / ("." + target.filename().string() + ".probe." +
+                                    std::to_string(getpid()))).string();
+  const int fd = open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    throw UsageError(flag + " " + path + " cannot be written: " + std::strerror(errno));
+  close(fd);
+  unlink(probe.c_str());
+}
+
+ResultSink::ResultSink(const Options& o, json provenance, json options_json)
+    : json_path_(o.json_path),
+      csv_path_(o.csv_path),
+      provenance_(std::move(provenance)),
+      options_(std::move(options_json)) {}
+
+void ResultSink::set_topology(json topology) {
+  std::lock_guard<std::mutex> lock(mu_);
+  topology_ = std::move(topology);
+}
+
+void ResultSink::set_in_progress(const std::string& what) {
+  std::lock_guard<std::mutex> lock(mu_);
+  in_progress_ = what;
+}
+
+json ResultSink::to_json(bool complete, const std::string& failure) const {
+  json j;
+  j["schema"] = "collbench.result";
+  j["schema_version"] = 1;
+  j["complete"] = complete;
+  j["failure"] = complete ? json(nullptr) : json(failure);
+  j["provenance"] = provenance_;
+  j["options"] = options_;
+  j["topology"] = topology_;
+  json recs = json::array();
+  for (const auto& r : records_) recs.push_back(r.to_json());
+  j["records"] = std::move(recs);
+  return j;
+}
+
+std::string ResultSink::to_csv() const {
+  std::ostringstream s;
+  s << "collective,algorithm,selected_algorithm,backend,dtype,op,placement,bytes,count,ranks,"
+       "nodes,repeat,iters,time_us_mean,time_us_min,time_us_p50,time_us_p95,time_us_p99,"
+       "time_us_max,time_us_stdev,algbw_gbps,busbw_gbps,busbw_p50_gbps,slowest_rank,wrong\n";
+  char buf[512];
+  for (const auto& r : records_) {
+    std::snprintf(buf, sizeof buf,
+                  "%s,%s,%s,%s,%s,%s,%s,%zu,%zu,%d,%d,%d,%d,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,"
+                  "%.6f,%.6f,%.6f,%d,%lld\n",
+                  std::string(collectives::collective_name(r.collective)).c_str(),
+                  r.algorithm.c_str(), r.selected_algorithm.c_str(), r.backend.c_str(),
+                  std::string(collectives::dtype_name(r.dtype)).c_str(),
+                  r.collective == collectives::Collective::kAllReduce
+                      ? std::string(collectives::op_name(r.op)).c_str()
+                      : "none",
+                  r.in_place ? "in" : "out", r.bytes, r.count, r.ranks, r.nodes, r.repeat,
+                  r.iters, r.time_us.mean, r.time_us.min, r.time_us.p50, r.time_us.p95,
+                  r.time_us.p99, r.time_us.max, r.time_us.stdev, r.algbw_gbps, r.busbw_gbps,
+                  r.busbw_p50_gbps, r.slowest_rank, static_cast<long long>(r.wrong));
+    s << buf;
+  }
+  return s.str();
+}
+
+void ResultSink::write(bool complete, const std::string& failure) {
+  if (!json_path_.empty()) write_file_atomic(json_path_, to_json(complete, failure).dump(1) + "\n");
+  if (!csv_path_.empty()) write_file_atomic(csv_path_, to_csv());
+}
+
+void ResultSink::add(const Record& r) {
+  std::lock_guard<std::mutex> lock(mu_);
+  records_.push_back(r);
+  write(false, "run did not finish; last step in progress: " + in_progress_);
+}
+
+void ResultSink::finish(bool complete, const std::string& failure) {
+  std::lock_guard<std::mutex> lock(mu_);
+  provenance_["end_time"] = iso_time_now();
+  write(complete, failure);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+void ConsoleTable::header(const json& prov, const Options& o, const std::string& topo_line) {
+  if (!enabled_) return;
+  std::string cmd;
+  for (const auto& a : o.command_line) cmd += (cmd.empty() ? "" : " ") + a;
+  std::printf("# collbench %s (%s)  %s\n", prov.value("collbench_version", "").c_str(),
+              prov.value("git_sha", "").c_str(), cmd.c_str());
+  std::printf("# %s\n", prov.value("mpi_library", "").c_str());
+  std::printf("# ranks %d, nodes %d (%s), backend %s, started %s\n", prov.value("ranks", 0),
+              prov.value("nodes", 0), topo_line.c_str(), prov.value("backend", "").c_str(),
+              prov.value("start_time", "").c_str());
+  std::printf("# warmup %d, iters %d, check %d, buffer rotation %s, timeout %gs\n", o.warmup,
+              o.iters, o.check, o.rotate_buffers ? "on" : "off", o.timeout_s);
+  std::printf("# time: per iteration the max over ranks, mean over iterations; algbw = size/time;"
+              " busbw = algbw x %s\n#\n",
+              o.collective == collectives::Collective::kAllReduce ? "2(n-1)/n" : "(n-1)/n");
+  std::fflush(stdout);
+}
+
+void ConsoleTable::section(int ranks, int nodes, int repeat, bool show) {
+  if (!enabled_) return;
+  if (show) std::printf("#\n# --- %d ranks on %d node(s), repeat %d ---\n", ranks, nodes, repeat);
+  std::printf("#%60s %s\n", "", "       out-of-place                      in-place");
+  std::printf("#%11s %12s %6s %6s %-18s %9s %8s %8s %7s %9s %8s %8s %7s\n", "size", "count", "type",
+              "redop", "algorithm", "time", "algbw", "busbw", "#wrong", "time", "algbw", "busbw",
+              "#wrong");
+  std::printf("#%11s %12s %6s %6s %-18s %9s %8s %8s %7s %9s %8s %8s %7s\n", "(B)", "(elements)", "",
+              "", "", "(us)", "(GB/s)", "(GB/s)", "", "(us)", "(GB/s)", "(GB/s)", "");
+  std::fflush(stdout);
+}
+
+namespace {
+
+std::string wrong_text(const Record& r) {
+  if (r.wrong < 0) return "N/A";
+  return std::to_string(r.wrong);
+}
+
+}  // namespace
+
+void ConsoleTable::row(const Record* out, const Record* in) {
+  if (!enabled_) return;
+  const Record& any = out ? *out : *in;
+  std::string algo = any.algorithm;
+  if (!any.selected_algorithm.empty()) algo += "(" + any.selected_algorithm + ")";
+  std::printf(" %11zu %12zu %6s %6s %-18s", any.bytes, any.count,
+              std::string(collectives::dtype_name(any.dtype)).c_str(),
+              any.collective == collectives::Collective::kAllReduce
+                  ? std::string(collectives::op_name(any.op)).c_str()
+                  : "none",
+              algo.c_str());
+  for (const Record* r : {out, in}) {
+    if (r) {
+      std::printf(" %9.2f %8.3f %8.3f %7s", r->time_us.mean, r->algbw_gbps, r->busbw_gbps,
+                  wrong_text(*r).c_str());
+    } else {
+      std::printf(" %9s %8s %8s %7s", "-", "-", "-", "-");
+    }
+  }
+  std::printf("\n");
+  std::fflush(stdout);
+}
+
+void ConsoleTable::note(const std::string& text) {
+  if (!enabled_) return;
+  std::printf("# %s\n", text.c_str());
+  std::fflush(stdout);
+}
+
+void ConsoleTable::summary(const std::vector<Record>& records) {
+  if (!enabled_) return;
+  struct Best {
+    double busbw = -1;
+    std::size_t bytes = 0;
+    std::string placement;
+    std::int64_t wrong = 0;
+    bool checked = false;
+  };
+  std::map<std::string, Best> best;  // key: algorithm @ ranks
+  std::int64_t total_wrong = 0;
+  for (const auto& r : records) {
+    const std::string key = r.algorithm + " on " + std::to_string(r.ranks) + " ranks (" +
+                            std::string(collectives::dtype_name(r.dtype)) + ")";
+    auto& b = best[key];
+    if (r.busbw_gbps > b.busbw) {
+      b.busbw = r.busbw_gbps;
+      b.bytes = r.bytes;
+      b.placement = r.in_place ? "in-place" : "out-of-place";
+    }
+    if (r.wrong > 0) {
+      b.wrong += r.wrong;
+      total_wrong += r.wrong;
+    }
+    b.checked |= r.wrong >= 0;
+  }
+  std::printf("#\n# Summary: peak bus bandwidth per algorithm (not an average over sizes)\n");
+  for (const auto& [key, b] : best) {
+    std::printf("#   %-44s peak busbw %9.3f GB/s at %s (%s), #wrong %s\n", key.c_str(), b.busbw,
+                format_size(b.bytes).c_str(), b.placement.c_str(),
+                b.checked ? std::to_string(b.wrong).c_str() : "not checked");
+  }
+  std::printf("# Wrong elements in total: %lld %s\n", static_cast<long long>(total_wrong),
+              total_wrong ? "FAILED" : "OK");
+  std::fflush(stdout);
+}
+
+}  // namespace collbench::bench

@@ -1,0 +1,58 @@
+// Reporters: the console table (rank 0), and the JSON and CSV files, rewritten atomically after
+// every measured row so that a run that dies keeps everything measured before, marked incomplete.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "bench/options.h"
+#include "bench/record.h"
+
+namespace collbench::bench {
+
+// Writes `content` to `path` through a temporary file in the same folder and a rename, so
+// readers see the old file or the new one, never a partial one. Throws Error on failure.
+void write_file_atomic(const std::string& path, const std::string& content);
+// Throws UsageError if `path` cannot be created (checked before measuring starts).
+void check_writable(const std::string& path, const std::string& flag);
+
+class ResultSink {
+ public:
+  ResultSink(const Options& o, nlohmann::json provenance, nlohmann::json options_json);
+  void set_topology(nlohmann::json topology);
+  void set_in_progress(const std::string& what);  // recorded as the failure if the run dies
+  void add(const Record& r);                       // appends and rewrites the files
+  void finish(bool complete, const std::string& failure);
+  const std::vector<Record>& records() const { return records_; }
+  nlohmann::json to_json(bool complete, const std::string& failure) const;
+  std::string to_csv() const;
+  std::mutex& mutex() { return mu_; }
+
+ private:
+  void write(bool complete, const std::string& failure);
+
+  std::string json_path_, csv_path_;
+  nlohmann::json provenance_, options_, topology_;
+  std::vector<Record> records_;
+  std::string in_progress_;
+  std::mutex mu_;
+};
+
+// The nccl-tests-like table on stdout.
+class ConsoleTable {
+ public:
+  explicit ConsoleTable(bool enabled) : enabled_(enabled) {}
+  void header(const nlohmann::json& provenance, const Options& o, const std::string& topo_line);
+  void section(int ranks, int nodes, int repeat, bool show);
+  void row(const Record* out, const Record* in);
+  void note(const std::string& text);
+  void summary(const std::vector<Record>& records);
+
+ private:
+  bool enabled_;
+};
+
+}  // namespace collbench::bench

@@ -1,0 +1,326 @@
+#include "bench/watchdog.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <sstream>
+#include <tuple>
+#include <vector>
+
+#include "collectives/error.h"
+
+namespace collbench::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+const char* phase_name(int p) {
+  switch (static_cast<Phase>(p)) {
+    case Phase::kIdle: return "idle";
+    case Phase::kBarrier: return "the barrier before the size";
+    case Phase::kWarmup: return "warm-up";
+    case Phase::kTimed: return "timed iterations";
+    case Phase::kReduceStats: return "the statistics reduction";
+    case Phase::kCheck: return "the correctness check";
+  }
+  return "?";
+}
+
+std::vector<std::string> local_ipv4_addresses() {
+  std::vector<std::string> out, loop;
+  ifaddrs* ifs = nullptr;
+  if (getifaddrs(&ifs) != 0) return {"127.0.0.1"};
+  for (ifaddrs* i = ifs; i; i = i->ifa_next) {
+    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !(i->ifa_flags & IFF_UP)) continue;
+    char buf[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, buf, sizeof buf);
+    ((i->ifa_flags & IFF_LOOPBACK) ? loop : out).emplace_back(buf);
+  }
+  freeifaddrs(ifs);
+  out.insert(out.end(), loop.begin(), loop.end());
+  if (out.empty()) out.emplace_back("127.0.0.1");
+  return out;
+}
+
+bool connect_with_timeout(int fd, const sockaddr_in& addr, int timeout_ms) {
+  const int flags = fcntl(fd, F_GETFL, 0);
+  fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+  int rc = connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+  if (rc != 0 && errno != EINPROGRESS) return false;
+  if (rc != 0) {
+    pollfd p{fd, POLLOUT, 0};
+    if (poll(&p, 1, timeout_ms) <= 0) return false;
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) return false;
+  }
+  fcntl(fd, F_SETFL, flags);
+  return true;
+}
+
+struct Report {
+  int rank = -1;
+  std::int64_t step = 0;
+  int phase = 0;
+  std::int64_t iteration = 0;
+  int inside = 0;
+  std::string host, description;
+  auto key() const { return std::make_tuple(step, phase, iteration, inside); }
+};
+
+bool parse_report(const std::string& line, Report& r) {
+  std::istringstream in(line);
+  if (!(in >> r.rank >> r.step >> r.phase >> r.iteration >> r.inside >> r.host)) return false;
+  std::getline(in, r.description);
+  if (!r.description.empty() && r.description.front() == ' ') r.description.erase(0, 1);
+  return true;
+}
+
+std::string rank_list(const std::vector<int>& ranks) {
+  std::string s;
+  for (int r : ranks) s += (s.empty() ? "" : ",") + std::to_string(r);
+  return s;
+}
+
+}  // namespace
+
+Watchdog::Watchdog(MPI_Comm comm, double timeout_s, std::function<void(const std::string&)> on_fire)
+    : comm_(comm), timeout_s_(timeout_s), on_fire_(std::move(on_fire)) {
+  MPI_Comm_rank(comm_, &rank_);
+  MPI_Comm_size(comm_, &size_);
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  hostname_ = host;
+  if (timeout_s_ <= 0) return;
+
+  std::string addr;
+  if (rank_ == 0) {
+    listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_ANY);
+    a.sin_port = 0;
+    socklen_t len = sizeof a;
+    if (listen_fd_ < 0 || bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        listen(listen_fd_, 1024) != 0 ||
+        getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      std::fprintf(stderr, "collbench: warning: watchdog side channel unavailable (%s); a timeout "
+                   "will not name the ranks that had not arrived\n", std::strerror(errno));
+      if (listen_fd_ >= 0) close(listen_fd_);
+      listen_fd_ = -1;
+    } else {
+      for (const auto& ip : local_ipv4_addresses()) addr += (addr.empty() ? "" : ",") + ip;
+      addr += ":" + std::to_string(ntohs(a.sin_port));
+    }
+  }
+  int n = static_cast<int>(addr.size());
+  MPI_Bcast(&n, 1, MPI_INT, 0, comm_);
+  addr.resize(static_cast<std::size_t>(n));
+  MPI_Bcast(addr.data(), n, MPI_CHAR, 0, comm_);
+  rank0_addresses_ = addr;
+  thread_ = std::thread([this] { thread_main(); });
+}
+
+Watchdog::~Watchdog() {
+  stop_.store(true);
+  if (thread_.joinable()) thread_.join();
+  if (listen_fd_ >= 0) close(listen_fd_);
+}
+
+void Watchdog::begin_step(const std::string& description) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    step_description_ = description;
+    ++step_;
+  }
+  progress_.set(Phase::kIdle, 0);
+  armed_.store(true);
+}
+
+void Watchdog::end_step() {
+  armed_.store(false);
+  progress_.set(Phase::kIdle, 0);
+}
+
+std::string Watchdog::local_report() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::ostringstream s;
+  s << rank_ << ' ' << step_ << ' ' << static_cast<int>(progress_.phase()) << ' '
+    << progress_.iteration() << ' ' << (progress_.inside() ? 1 : 0) << ' ' << hostname_ << ' '
+    << step_description_;
+  return s.str();
+}
+
+void Watchdog::send_report(const std::string& line) {
+  const auto colon = rank0_addresses_.rfind(':');
+  if (colon == std::string::npos) return;
+  const int port = std::atoi(rank0_addresses_.c_str() + colon + 1);
+  std::istringstream ips(rank0_addresses_.substr(0, colon));
+  std::string ip;
+  while (std::getline(ips, ip, ',')) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    if (inet_pton(AF_INET, ip.c_str(), &a.sin_addr) == 1 && connect_with_timeout(fd, a, 1000)) {
+      const std::string msg = line + "\n";
+      ssize_t off = 0;
+      while (off < static_cast<ssize_t>(msg.size())) {
+        const ssize_t w = write(fd, msg.data() + off, msg.size() - static_cast<std::size_t>(off));
+        if (w <= 0) break;
+        off += w;
+      }
+      close(fd);
+      return;
+    }
+    close(fd);
+  }
+}
+
+void Watchdog::collect_and_abort(const std::string& first_reason) {
+  std::map<int, Report> reports;
+  Report mine;
+  if (parse_report(local_report(), mine)) reports[mine.rank] = mine;
+  std::map<int, std::string> partial;  // fd -> buffered text
+  std::vector<int> fds;
+  const double grace = std::min(10.0, std::max(1.0, timeout_s_));
+  const auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                        std::chrono::duration<double>(grace));
+  while (static_cast<int>(reports.size()) < size_ && Clock::now() < until && listen_fd_ >= 0) {
+    std::vector<pollfd> p{{listen_fd_, POLLIN, 0}};
+    for (int fd : fds) p.push_back({fd, POLLIN, 0});
+    if (poll(p.data(), p.size(), 50) <= 0) continue;
+    if (p[0].revents & POLLIN) {
+      const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd >= 0) fds.push_back(fd);
+    }
+    for (std::size_t i = 1; i < p.size(); ++i) {
+      if (!(p[i].revents & (POLLIN | POLLHUP))) continue;
+      char buf[4096];
+      const ssize_t n = read(p[i].fd, buf, sizeof buf);
+      if (n > 0) {
+        partial[p[i].fd].append(buf, static_cast<std::size_t>(n));
+        continue;
+      }
+      Report r;
+      if (parse_report(partial[p[i].fd], r) && r.rank >= 0 && r.rank < size_) reports[r.rank] = r;
+      close(p[i].fd);
+      fds.erase(std::find(fds.begin(), fds.end(), p[i].fd));
+      break;  // fds changed: rebuild the poll set
+    }
+  }
+  for (int fd : fds) close(fd);
+
+  Report front = mine;
+  for (const auto& [r, rep] : reports)
+    if (rep.key() > front.key()) front = rep;
+  std::vector<int> behind, waiting, silent;
+  for (int r = 0; r < size_; ++r) {
+    auto it = reports.find(r);
+    if (it == reports.end()) {
+      silent.push_back(r);
+    } else if (it->second.key() < front.key()) {
+      behind.push_back(r);
+    } else {
+      waiting.push_back(r);
+    }
+  }
+  std::ostringstream msg;
+  msg << "collbench: timeout: " << first_reason << "; stuck in " << front.description << ", "
+      << phase_name(front.phase) << " iteration " << front.iteration << ".";
+  if (!behind.empty()) {
+    msg << " Ranks that had not arrived: " << rank_list(behind) << " (";
+    bool first = true;
+    for (int r : behind) {
+      const auto& rep = reports[r];
+      msg << (first ? "" : "; ") << "rank " << r << " on " << rep.host << " in "
+          << phase_name(rep.phase) << " iteration " << rep.iteration;
+      if (rep.step != front.step) msg << " of an earlier step: " << rep.description;
+      first = false;
+    }
+    msg << ").";
+  }
+  if (!silent.empty())
+    msg << " Ranks that did not report (dead, stopped or unreachable): " << rank_list(silent) << ".";
+  if (!waiting.empty()) msg << " Ranks waiting in the collective: " << rank_list(waiting) << ".";
+  const std::string text = msg.str();
+  std::fprintf(stderr, "%s\n", text.c_str());
+  std::fflush(stderr);
+  if (on_fire_) on_fire_(text);
+  MPI_Abort(MPI_COMM_WORLD, 3);
+  _exit(3);
+}
+
+void Watchdog::fire_now(const std::string& reason) {
+  if (timeout_s_ <= 0) {
+    std::fprintf(stderr, "collbench: rank %d: %s\n", rank_, reason.c_str());
+    if (on_fire_ && rank_ == 0) on_fire_(reason);
+    MPI_Abort(MPI_COMM_WORLD, 3);
+    _exit(3);
+  }
+  if (rank_ == 0) {
+    if (!fired_.exchange(true)) {
+      stop_.store(true);
+      if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+      collect_and_abort(reason);
+    }
+  } else if (!fired_.exchange(true)) {
+    send_report(local_report());
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(timeout_s_ + 15));
+  MPI_Abort(MPI_COMM_WORLD, 3);
+  _exit(3);
+}
+
+void Watchdog::thread_main() {
+  std::uint64_t last_seq = progress_.seq();
+  auto last_change = Clock::now();
+  const auto timeout = std::chrono::duration<double>(timeout_s_);
+  while (!stop_.load()) {
+    bool incoming = false;
+    if (rank_ == 0 && listen_fd_ >= 0) {
+      pollfd p{listen_fd_, POLLIN, 0};
+      incoming = poll(&p, 1, 50) > 0 && (p.revents & POLLIN);
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    const std::uint64_t seq = progress_.seq();
+    const auto now = Clock::now();
+    if (seq != last_seq || !armed_.load()) {
+      last_seq = seq;
+      last_change = now;
+    }
+    const bool stale = armed_.load() && now - last_change > timeout;
+    if (!stale && !incoming) continue;
+    if (fired_.exchange(true)) return;
+    char reason[160];
+    std::snprintf(reason, sizeof reason, "no progress for %.1f s on rank %d", timeout_s_,
+                  stale ? rank_ : -1);
+    if (rank_ == 0) {
+      collect_and_abort(stale ? reason : "another rank reported no progress within --timeout");
+    }
+    send_report(local_report());
+    // Rank 0 aborts the job; if it cannot (it is gone), end this rank ourselves.
+    for (int i = 0; i < 300 && !stop_.load(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (!stop_.load()) {
+      MPI_Abort(MPI_COMM_WORLD, 3);
+      _exit(3);
+    }
+    return;
+  }
+}
+
+}  // namespace collbench::bench

@@ -1,0 +1,96 @@
+// Ends a run whose collective does not finish in time, naming where it hung and which ranks
+// had not arrived, instead of hanging until the job's wall-clock limit.
+//
+// Each rank publishes its progress through relaxed atomics (a few ns per iteration, no system
+// call). A thread per rank polls them every 50 ms; when a rank's progress has not moved for
+// `timeout` seconds while it is measuring, it reports its position to rank 0 over a TCP side
+// channel set up at start-up (independent of MPI, which is what is stuck). Rank 0 collects the
+// reports for a short grace period, prints which ranks were behind and which were waiting,
+// lets the caller save what was measured, and aborts the job.
+#pragma once
+
+#include <mpi.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace collbench::bench {
+
+enum class Phase : int { kIdle = 0, kBarrier = 1, kWarmup = 2, kTimed = 3, kReduceStats = 4, kCheck = 5 };
+
+// What the timed loop touches: two relaxed stores per iteration.
+class Progress {
+ public:
+  void set(Phase phase, std::int64_t iteration) noexcept {
+    phase_.store(static_cast<int>(phase), std::memory_order_relaxed);
+    iteration_.store(iteration, std::memory_order_relaxed);
+    seq_.fetch_add(1, std::memory_order_relaxed);
+  }
+  // Marks entry into / exit from one collective call (only the sequence number moves).
+  void enter(std::int64_t iteration) noexcept {
+    iteration_.store(iteration, std::memory_order_relaxed);
+    inside_.store(true, std::memory_order_relaxed);
+    seq_.fetch_add(1, std::memory_order_relaxed);
+  }
+  void leave() noexcept {
+    inside_.store(false, std::memory_order_relaxed);
+    seq_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  std::uint64_t seq() const noexcept { return seq_.load(std::memory_order_relaxed); }
+  Phase phase() const noexcept { return static_cast<Phase>(phase_.load(std::memory_order_relaxed)); }
+  std::int64_t iteration() const noexcept { return iteration_.load(std::memory_order_relaxed); }
+  bool inside() const noexcept { return inside_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> seq_{0};
+  std::atomic<int> phase_{0};
+  std::atomic<std::int64_t> iteration_{0};
+  std::atomic<bool> inside_{false};
+};
+
+class Watchdog {
+ public:
+  // Collective over `comm`. timeout_s <= 0 disables the watchdog (no thread, no socket).
+  // on_fire runs on rank 0 (in the watchdog thread) with the report, before the abort.
+  Watchdog(MPI_Comm comm, double timeout_s, std::function<void(const std::string&)> on_fire);
+  ~Watchdog();
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+  Progress& progress() { return progress_; }
+  // Names the step being measured ("allreduce ring 1M f32 sum out-of-place"); called outside
+  // timed loops. Each call starts a new step (ranks compare step numbers to see who is behind).
+  void begin_step(const std::string& description);
+  void end_step();  // back to idle: the watchdog does not fire while idle
+  // From the main thread: a wait passed its deadline. Reports like a timeout and never returns.
+  [[noreturn]] void fire_now(const std::string& reason);
+
+ private:
+  void thread_main();
+  std::string local_report() const;
+  void send_report(const std::string& line);
+  [[noreturn]] void collect_and_abort(const std::string& first_reason);
+
+  MPI_Comm comm_;
+  int rank_ = 0, size_ = 1;
+  double timeout_s_;
+  std::function<void(const std::string&)> on_fire_;
+  Progress progress_;
+  mutable std::mutex mu_;
+  std::string step_description_;
+  std::int64_t step_ = 0;
+  std::atomic<bool> armed_{false};
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> fired_{false};
+  int listen_fd_ = -1;
+  std::string rank0_addresses_;  // "ip,ip,...:port"
+  std::string hostname_;
+  std::thread thread_;
+};
+
+}  // namespace collbench::bench
