@@ -76,8 +76,14 @@ class Backend {
   virtual std::size_t memory_available_per_rank(int ranks_on_node) = 0;
   // Extra provenance (GPU names, library versions).
   virtual nlohmann::json metadata() { return nlohmann::json::object(); }
+  // The library's own model time of one call of `algo` with `args` in µs (NCCL:
+  // ncclGroupSimulateEnd), -1 when there is none. Called on every rank after the check.
+  virtual double estimate_us(collectives::Algorithm&, const collectives::CollectiveArgs&) {
+    return -1;
+  }
 };
 
 std::unique_ptr<Backend> make_mpi_backend();
+std::unique_ptr<Backend> make_backend(const Options& o);  // --backend (bench/backend_select.cc)
 
 }  // namespace collbench::bench

@@ -1,14 +1,19 @@
 #include "bench/cli.h"
 
 #include <algorithm>
+#include <cmath>
+#include <map>
 #include <cstdio>
 #include <memory>
 #include <sstream>
 
 #include "bench/mpi_session.h"
+#include "bench/nccl_backend.h"
+#include "bench/report.h"
 #include "bench/runner.h"
 #include "bench/sizes.h"
 #include "collectives/registry.h"
+#include "collectives/selection.h"
 
 namespace collbench::bench {
 
@@ -26,6 +31,7 @@ std::string Options::canonical() const {
   s << '|' << algo_auto << '|' << static_cast<int>(placement) << '|' << check << '|'
     << rotate_buffers << '|' << segment_bytes << '|' << inter_node_algorithm << '|'
     << mpi_max_count << '|' << repeat << '|' << ranks_sweep << '|' << ranks_per_node;
+  s << '|' << backend << '|' << gpu_map << '|' << cuda_graph;
   return s.str();
 }
 
@@ -74,10 +80,12 @@ void validate_options(Options& o, const std::vector<std::string>& algo_args,
   if (o.iters < 1) throw UsageError("--iters must be at least 1");
   if (o.warmup < 0) throw UsageError("--warmup cannot be negative");
   if (o.check < 0) throw UsageError("--check cannot be negative");
-  if (o.timeout_s < 0) throw UsageError("--timeout cannot be negative");
+  if (!(o.timeout_s >= 0) || !std::isfinite(o.timeout_s))
+    throw UsageError("--timeout must be a number of seconds >= 0 (0 = never)");
   if (o.repeat < 1) throw UsageError("--repeat must be at least 1");
   if (o.ranks_per_node < 0) throw UsageError("--ranks-per-node cannot be negative");
   if (o.mpi_max_count < 1) throw UsageError("--mpi-max-count must be at least 1");
+  size_sweep(o.min_bytes, o.max_bytes, o.step_factor, o.step_bytes);  // throws when too long
 
   o.dtypes.clear();
   for (const auto& d : split_list(dtype_args)) {
@@ -143,6 +151,8 @@ void validate_options(Options& o, const std::vector<std::string>& algo_args,
     if (std::find(o.algorithms.begin(), o.algorithms.end(), n) == o.algorithms.end())
       o.algorithms.push_back(n);
   }
+  if (o.algorithms.empty() && !o.algo_auto && o.backend == "nccl")
+    o.algorithms.emplace_back("nccl");
   if (o.algorithms.empty() && !o.algo_auto)
     o.algorithms.emplace_back(o.collective == Collective::kAllReduce ? "MPI_Allreduce"
                                                                      : "MPI_Alltoall");
@@ -189,7 +199,7 @@ void add_benchmark_commands(CLI::App& app, std::function<int()>& action,
           ->capture_default_str();
     sub->add_option("-a,--algo", raw->algos,
                     "algorithms, comma-separated, 'all' or 'auto' (see collbench --list); "
-                    "default: the MPI library's own");
+                    "default: the MPI library's own (NCCL's with --backend nccl)");
     sub->add_option("--selection", raw->o.selection_file,
                     "selection table (JSON) for --algo auto, replacing the built-in one");
     sub->add_option("--placement", raw->placement, "out, in or both (same row)")
@@ -220,6 +230,16 @@ void add_benchmark_commands(CLI::App& app, std::function<int()>& action,
     sub->add_option("--mpi-max-count", raw->o.mpi_max_count,
                     "largest element count in one MPI call (for testing the 64-bit size paths)");
     sub->add_flag("-q,--quiet", raw->o.quiet, "no table on stdout (results still written)");
+    sub->add_option("--backend", raw->o.backend,
+                    "mpi (host buffers, MPI) or nccl (one GPU per rank, NCCL; see docs/nccl.md)")
+        ->capture_default_str();
+    sub->add_option("--gpu-map", raw->o.gpu_map,
+                    "with --backend nccl: GPU of each node-local rank, e.g. 0,1,2,3 or 4-7,0-3 "
+                    "(default: the local rank)");
+    sub->add_option("--cuda-graph", raw->o.cuda_graph,
+                    "with --backend nccl: capture the timed iterations in a CUDA graph and launch "
+                    "it N times (samples from the last launch); 0 = no graph")
+        ->capture_default_str();
 
     sub->callback([raw, &action, argv, argc, argv_raw]() {
       Options& o = raw->o;
@@ -229,6 +249,7 @@ void add_benchmark_commands(CLI::App& app, std::function<int()>& action,
       o.segment_bytes = parse_size(raw->segment, "--segment");
       o.rotate_buffers = !raw->no_rotate;
       o.command_line = argv;
+      validate_backend_options(o);
       validate_options(o, raw->algos, raw->dtypes, raw->ops, raw->placement);
       action = [raw, argc, argv_raw]() {
         MpiSession session(argc, argv_raw);
@@ -236,6 +257,100 @@ void add_benchmark_commands(CLI::App& app, std::function<int()>& action,
       };
     });
   }
+}
+
+void add_tune_command(CLI::App& app, std::function<int()>& action,
+                      const std::vector<std::string>& argv, int* argc, char*** argv_raw) {
+  auto* sub = app.add_subcommand(
+      "tune", "measure every algorithm per size on these ranks and write the --algo auto table");
+  struct Raw {
+    std::string collective = "both", min = "4", max = "64M", output, base;
+    std::vector<std::string> dtypes{"f32"};
+    Options o;
+  };
+  auto raw = std::make_shared<Raw>();
+  raw->o.iters = 20;
+  raw->o.warmup = 5;
+  raw->o.step_factor = 4;
+  sub->add_option("-C,--collective", raw->collective, "allreduce, alltoall or both")
+      ->capture_default_str();
+  sub->add_option("-b,--min-bytes", raw->min, "smallest size")->capture_default_str();
+  sub->add_option("-e,--max-bytes", raw->max, "largest size")->capture_default_str();
+  sub->add_option("-f,--step-factor", raw->o.step_factor, "size factor per step")
+      ->capture_default_str();
+  sub->add_option("-n,--iters", raw->o.iters, "timed iterations per size")->capture_default_str();
+  sub->add_option("-w,--warmup", raw->o.warmup, "warm-up iterations per size")
+      ->capture_default_str();
+  sub->add_option("-d,--dtype", raw->dtypes, "element type")->capture_default_str();
+  sub->add_option("--selection", raw->base,
+                  "table to update (default: $COLLBENCH_SELECTION or the built-in table)");
+  sub->add_option("-O,--output", raw->output, "where to write the selection table (JSON)")
+      ->required();
+  sub->add_option("--json", raw->o.json_path, "also keep the raw measurements (result JSON)");
+  sub->add_option("-T,--timeout", raw->o.timeout_s, "seconds one collective may take")
+      ->capture_default_str();
+  sub->callback([raw, &action, argv, argc, argv_raw]() {
+    std::vector<Collective> colls;
+    if (raw->collective == "both") {
+      colls = {Collective::kAllReduce, Collective::kAllToAll};
+    } else if (auto c = collectives::parse_collective(raw->collective)) {
+      colls = {*c};
+    } else {
+      throw UsageError("unknown --collective '" + raw->collective + "' (allreduce, alltoall, both)");
+    }
+    std::vector<Options> runs;
+    for (Collective c : colls) {
+      Options o = raw->o;
+      o.collective = c;
+      o.min_bytes = parse_size(raw->min, "--min-bytes");
+      o.max_bytes = parse_size(raw->max, "--max-bytes");
+      o.command_line = argv;
+      if (!o.json_path.empty() && colls.size() > 1)
+        o.json_path = o.json_path + "." + std::string(collectives::collective_name(c)) + ".json";
+      validate_options(o, {"all"}, raw->dtypes, {"sum"}, "out");
+      runs.push_back(o);
+    }
+    check_writable(raw->output, "--output");
+    auto table = std::make_shared<collectives::SelectionTable>(
+        collectives::SelectionTable::load_default(raw->base));
+    action = [raw, runs, table, argc, argv_raw]() {
+      MpiSession session(argc, argv_raw);
+      int rc = 0;
+      for (const Options& o : runs) {
+        const int r = run_benchmark(o, [&](const std::vector<Record>& records) {
+          // Per size, the algorithm with the lowest mean time among those that checked clean.
+          std::map<std::size_t, std::pair<double, std::string>> best;
+          for (const auto& rec : records) {
+            if (rec.wrong > 0) continue;
+            auto it = best.find(rec.bytes);
+            if (it == best.end() || rec.time_us.mean < it->second.first)
+              best[rec.bytes] = {rec.time_us.mean, rec.algorithm};
+          }
+          std::vector<std::pair<std::size_t, std::string>> winners;
+          std::printf("# tune %s on %d ranks: fastest algorithm per size\n",
+                      std::string(collectives::collective_name(o.collective)).c_str(),
+                      session.size());
+          for (const auto& [bytes, w] : best) {
+            winners.emplace_back(bytes, w.second);
+            std::printf("#   %10s  %-20s %10.2f us\n", format_size(bytes).c_str(),
+                        w.second.c_str(), w.first);
+          }
+          table->replace_for_ranks(o.collective, session.size(),
+                                   collectives::SelectionTable::rules_from_winners(winners,
+                                                                                   session.size()));
+        });
+        rc = std::max(rc, r);
+        if (r >= 2) return r;
+      }
+      if (session.rank() == 0) {
+        table->note = "tuned by collbench tune on " + std::to_string(session.size()) + " ranks";
+        table->save(raw->output);
+        std::printf("# selection table written to %s (use: --algo auto --selection %s)\n",
+                    raw->output.c_str(), raw->output.c_str());
+      }
+      return rc;
+    };
+  });
 }
 
 }  // namespace collbench::bench

@@ -16,6 +16,10 @@ namespace collbench::bench {
 void add_benchmark_commands(CLI::App& app, std::function<int()>& action,
                             const std::vector<std::string>& argv, int* argc, char*** argv_raw);
 
+// Adds `tune`: measures every algorithm per size and writes the --algo auto selection table.
+void add_tune_command(CLI::App& app, std::function<int()>& action,
+                      const std::vector<std::string>& argv, int* argc, char*** argv_raw);
+
 // Prints every algorithm per collective with its description (`collbench --list`).
 void print_algorithm_list();
 

@@ -8,7 +8,9 @@
 #include <vector>
 
 #include "bench/cli.h"
+#include "bench/model_commands.h"
 #include "bench/mpi_session.h"
+#include "bench/topo_command.h"
 #include "bench/provenance.h"
 #include "collectives/error.h"
 
@@ -23,10 +25,14 @@ int main(int argc, char** argv) {
 
   std::function<int()> action;
   bench::add_benchmark_commands(app, action, args, &argc, &argv);
+  bench::add_tune_command(app, action, args, &argc, &argv);
+  bench::add_topo_command(app, action);
+  bench::add_model_commands(app, action);
 
-  // Usage errors are reported once (by the launcher's rank 0) before MPI starts, so a bad flag
-  // never leaves ranks waiting for each other.
-  const bool speaker = bench::launcher_rank() == 0;
+  // Usage errors are reported once per command line (launcher rank 0, and the first rank of each
+  // other MPMD command line) before MPI starts, so a bad flag never leaves ranks waiting for each
+  // other.
+  const bool speaker = bench::reports_usage_errors();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -24,4 +24,23 @@ int launcher_rank() {
   return 0;
 }
 
+bool reports_usage_errors() {
+  const int rank = launcher_rank();
+  if (rank == 0) return true;
+  // Open MPI: the app context of this process and the process count of every app context.
+  const char* app = std::getenv("OMPI_MCA_orte_app_num");
+  const char* counts = std::getenv("OMPI_APP_CTX_NUM_PROCS");
+  if (!app || !counts) return false;
+  const int my_app = std::atoi(app);
+  int first = 0;
+  const char* p = counts;
+  for (int a = 0; a < my_app && *p; ++a) {
+    char* end = nullptr;
+    first += static_cast<int>(std::strtol(p, &end, 10));
+    if (end == p) return false;
+    p = end;
+  }
+  return my_app > 0 && rank == first;
+}
+
 }  // namespace collbench::bench

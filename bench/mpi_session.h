@@ -26,4 +26,8 @@ class MpiSession {
 // 0 when not launched. Used to print usage errors once, before MPI_Init.
 int launcher_rank();
 
+// Whether this process reports usage errors: launcher rank 0, and the first rank of every other
+// command line of an MPMD launch (mpirun A : B), whose arguments rank 0 never saw.
+bool reports_usage_errors();
+
 }  // namespace collbench::bench

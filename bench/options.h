@@ -40,6 +40,9 @@ struct Options {
   std::string label;       // hardware label recorded in provenance
   std::string topology_xml;
   bool quiet = false;
+  std::string backend = "mpi";  // --backend: mpi (host buffers) or nccl (one GPU per rank)
+  std::string gpu_map;          // --gpu-map: GPU index per node-local rank ("" = local rank)
+  int cuda_graph = 0;           // --cuda-graph N: replay the timed iterations as a graph N times
   std::vector<std::string> command_line;
 
   // The fields every rank must agree on, as one string (hashed to detect launch mismatches).

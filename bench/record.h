@@ -32,6 +32,7 @@ struct Record {
   int check_reps = 0;
   nlohmann::json first_wrong;  // null or {rank, index, expected, actual}
   std::vector<double> samples_us;
+  double nccl_estimate_us = -1;  // NCCL's own model time (ncclGroupSimulateEnd); -1: none
 
   nlohmann::json to_json() const;
 };

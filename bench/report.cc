@@ -51,6 +51,7 @@ json Record::to_json() const {
   j["check_reps"] = check_reps;
   j["first_wrong"] = first_wrong;
   j["samples_us"] = samples_us;
+  if (nccl_estimate_us >= 0) j["nccl_estimate_us"] = nccl_estimate_us;
   return j;
 }
 
@@ -164,7 +165,8 @@ void ResultSink::write(bool complete, const std::string& failure) {
 void ResultSink::add(const Record& r) {
   std::lock_guard<std::mutex> lock(mu_);
   records_.push_back(r);
-  write(false, "run did not finish; last step in progress: " + in_progress_);
+  // Written after the step completed: if the run dies now, it died after this step.
+  write(false, "run did not finish; last completed step: " + in_progress_);
 }
 
 void ResultSink::finish(bool complete, const std::string& failure) {
@@ -197,10 +199,10 @@ void ConsoleTable::section(int ranks, int nodes, int repeat, bool show) {
   if (!enabled_) return;
   if (show) std::printf("#\n# --- %d ranks on %d node(s), repeat %d ---\n", ranks, nodes, repeat);
   std::printf("#%60s %s\n", "", "       out-of-place                      in-place");
-  std::printf("#%11s %12s %6s %6s %-18s %9s %8s %8s %7s %9s %8s %8s %7s\n", "size", "count", "type",
+  std::printf("#%11s %12s %6s %6s %-24s %9s %8s %8s %7s %9s %8s %8s %7s\n", "size", "count", "type",
               "redop", "algorithm", "time", "algbw", "busbw", "#wrong", "time", "algbw", "busbw",
               "#wrong");
-  std::printf("#%11s %12s %6s %6s %-18s %9s %8s %8s %7s %9s %8s %8s %7s\n", "(B)", "(elements)", "",
+  std::printf("#%11s %12s %6s %6s %-24s %9s %8s %8s %7s %9s %8s %8s %7s\n", "(B)", "(elements)", "",
               "", "", "(us)", "(GB/s)", "(GB/s)", "", "(us)", "(GB/s)", "(GB/s)", "");
   std::fflush(stdout);
 }
@@ -219,7 +221,7 @@ void ConsoleTable::row(const Record* out, const Record* in) {
   const Record& any = out ? *out : *in;
   std::string algo = any.algorithm;
   if (!any.selected_algorithm.empty()) algo += "(" + any.selected_algorithm + ")";
-  std::printf(" %11zu %12zu %6s %6s %-18s", any.bytes, any.count,
+  std::printf(" %11zu %12zu %6s %6s %-24s", any.bytes, any.count,
               std::string(collectives::dtype_name(any.dtype)).c_str(),
               any.collective == collectives::Collective::kAllReduce
                   ? std::string(collectives::op_name(any.op)).c_str()

@@ -21,7 +21,9 @@
 #include "bench/watchdog.h"
 #include "collectives/mpi_transport.h"
 #include "collectives/registry.h"
+#include "collectives/selection.h"
 #include "topology/hostmap.h"
+#include "topology/layout.h"
 
 namespace collbench::bench {
 namespace {
@@ -168,6 +170,7 @@ struct Run {
   ConsoleTable& table;
   Faults faults;
   std::int64_t total_wrong = 0;
+  const collectives::SelectionTable* selection = nullptr;
 };
 
 // Layout of MPI_DOUBLE_INT.
@@ -217,7 +220,7 @@ Record measure(Run& run, SetState& st, Algorithm& algo, const std::string& algo_
   if (const auto* f = run.faults.find("kill", run.world_rank); f && bytes >= f->arg)
     std::raise(SIGKILL);
   if (const auto* f = run.faults.find("stall", run.world_rank); f && bytes >= f->arg) {
-    progress.set(Phase::kWarmup, 0);
+    // Still in the step's set-up (kIdle): a rank that never reaches the barrier is behind.
     for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
   }
 
@@ -292,6 +295,7 @@ Record measure(Run& run, SetState& st, Algorithm& algo, const std::string& algo_
   CB_MPI_CHECK(MPI_Gather(mine, 4, MPI_DOUBLE, firsts.data(), 4, MPI_DOUBLE, 0, st.comm));
   run.watchdog.end_step();
 
+  rec.nccl_estimate_us = run.backend.estimate_us(algo, args);
   if (st.rank != 0) return rec;
   rec.collective = args.collective;
   rec.algorithm = algo_name;
@@ -350,11 +354,12 @@ void measure_set(Run& run, SetState& st, const std::vector<std::size_t>& sizes, 
   ctx.inter_node_algorithm = o.inter_node_algorithm;
   const bool tty = isatty(STDERR_FILENO) && run.world_rank == 0;
 
+  std::vector<std::string> entries = o.algorithms;
+  if (o.algo_auto) entries.emplace_back("auto");
   for (DType dtype : o.dtypes) {
     for (ReduceOp op : o.ops) {
-      for (const auto& name : o.algorithms) {
-        const auto* info = collectives::find_algorithm(o.collective, name);
-        auto algo = info->make();
+      for (const auto& entry : entries) {
+        const bool is_auto = entry == "auto";
         CollectiveArgs max_args;
         max_args.collective = o.collective;
         max_args.dtype = dtype;
@@ -363,12 +368,31 @@ void measure_set(Run& run, SetState& st, const std::vector<std::size_t>& sizes, 
         for (auto b : sizes)
           max_args.count = std::max(max_args.count,
                                     collectives::count_for_bytes(o.collective, b, dtype, st.size));
-        if (auto why = algo->supports(ctx, max_args)) {
-          if (run.world_rank == 0)
-            run.table.note("skipped " + name + " on " + std::to_string(st.size) + " ranks: " + *why);
-          continue;
+        // One prepared algorithm at a time, so that scratch memory stays within one message.
+        std::unique_ptr<Algorithm> algo;
+        std::string prepared_name;
+        std::optional<std::string> refusal;
+        auto use = [&](const std::string& name) {
+          if (name == prepared_name) return;
+          algo.reset();
+          prepared_name = name;
+          const auto* info = collectives::find_algorithm(o.collective, name);
+          if (!info) {
+            refusal = "unknown algorithm '" + name + "'";
+            return;
+          }
+          algo = info->make();
+          refusal = algo->supports(ctx, max_args);
+          if (!refusal) algo->prepare(ctx, max_args);
+        };
+        if (!is_auto) {
+          use(entry);
+          if (refusal) {
+            if (run.world_rank == 0)
+              run.table.note("skipped " + entry + " on " + std::to_string(st.size) + " ranks: " + *refusal);
+            continue;
+          }
         }
-        algo->prepare(ctx, max_args);
         std::size_t last_count = static_cast<std::size_t>(-1);
         for (std::size_t si = 0; si < sizes.size(); ++si) {
           CollectiveArgs args = max_args;
@@ -376,12 +400,21 @@ void measure_set(Run& run, SetState& st, const std::vector<std::size_t>& sizes, 
           if (args.count == last_count) continue;  // same element count as the previous size
           last_count = args.count;
           const std::size_t bytes = args.count * collectives::dtype_size(dtype);
-          if (auto why = algo->supports(ctx, args)) {
-            if (run.world_rank == 0) run.table.note("skipped " + name + " at " + format_size(bytes) + ": " + *why);
+          std::string selected;
+          if (is_auto) {
+            selected = run.selection->choose(o.collective, bytes, st.size);
+            use(selected);
+          }
+          const std::string& name = is_auto ? selected : entry;
+          std::optional<std::string> why = refusal;
+          if (!why) why = algo->supports(ctx, args);
+          if (why) {
+            if (run.world_rank == 0)
+              run.table.note("skipped " + name + " at " + format_size(bytes) + ": " + *why);
             continue;
           }
           if (tty)
-            std::fprintf(stderr, "\r[%s %s %s %zu/%zu]   ", name.c_str(),
+            std::fprintf(stderr, "\r[%s %s %s %zu/%zu]   ", entry.c_str(),
                          std::string(collectives::dtype_name(dtype)).c_str(),
                          format_size(bytes).c_str(), si + 1, sizes.size());
           std::optional<Record> out, in;
@@ -389,7 +422,7 @@ void measure_set(Run& run, SetState& st, const std::vector<std::size_t>& sizes, 
             if (in_place && o.placement == Placement::kOut) continue;
             if (!in_place && o.placement == Placement::kIn) continue;
             args.in_place = in_place;
-            Record r = measure(run, st, *algo, name, "", args, bytes, repeat);
+            Record r = measure(run, st, *algo, entry, selected, args, bytes, repeat);
             if (st.rank == 0) {
               if (r.wrong > 0) run.total_wrong += r.wrong;
               run.sink->add(r);
@@ -416,7 +449,7 @@ void measure_set(Run& run, SetState& st, const std::vector<std::size_t>& sizes, 
 
 }  // namespace
 
-int run_benchmark(const Options& o) {
+int run_benchmark(const Options& o, const RecordsCallback& on_records) {
   MPI_Comm world = MPI_COMM_WORLD;
   int world_rank = 0, world_size = 1;
   MPI_Comm_rank(world, &world_rank);
@@ -430,19 +463,50 @@ int run_benchmark(const Options& o) {
   if (hmin != hmax) {
     std::vector<std::uint64_t> all(static_cast<std::size_t>(world_size));
     CB_MPI_CHECK(MPI_Gather(&h, 1, MPI_UINT64_T, all.data(), 1, MPI_UINT64_T, 0, world));
+    // Ranks that differ from rank 0, as ranges; the first of them sends its options so that the
+    // message can say which settings differ.
+    std::string differ;
+    int first = world_size, count = 0;
     if (world_rank == 0) {
-      std::string differ;
-      for (int r = 1; r < world_size; ++r)
-        if (all[static_cast<std::size_t>(r)] != h) differ += (differ.empty() ? "" : ",") + std::to_string(r);
+      for (int r = 1; r < world_size; ++r) {
+        if (all[static_cast<std::size_t>(r)] == h) continue;
+        ++count;
+        first = std::min(first, r);
+        if (r > 1 && all[static_cast<std::size_t>(r - 1)] != h) {
+          if (r + 1 < world_size && all[static_cast<std::size_t>(r + 1)] != h) continue;
+          differ += "-" + std::to_string(r);
+        } else {
+          differ += (differ.empty() ? "" : ",") + std::to_string(r);
+        }
+      }
+    }
+    CB_MPI_CHECK(MPI_Bcast(&first, 1, MPI_INT, 0, world));
+    std::string theirs = world_rank == first ? options_json(o).dump() : std::string();
+    int len = static_cast<int>(theirs.size());
+    if (world_rank == first) {
+      CB_MPI_CHECK(MPI_Send(&len, 1, MPI_INT, 0, 0, world));
+      CB_MPI_CHECK(MPI_Send(theirs.data(), len, MPI_CHAR, 0, 0, world));
+    } else if (world_rank == 0) {
+      CB_MPI_CHECK(MPI_Recv(&len, 1, MPI_INT, first, 0, world, MPI_STATUS_IGNORE));
+      theirs.resize(static_cast<std::size_t>(len));
+      CB_MPI_CHECK(MPI_Recv(theirs.data(), len, MPI_CHAR, first, 0, world, MPI_STATUS_IGNORE));
+      const json mine = options_json(o), other = json::parse(theirs, nullptr, false);
+      std::string what;
+      for (const auto& [key, value] : mine.items())
+        if (other.is_object() && other.contains(key) && other[key] != value)
+          what += (what.empty() ? "" : ", ") + key + " " + value.dump() + " on rank 0 but " +
+                  other[key].dump() + " on rank " + std::to_string(first);
       std::fprintf(stderr,
-                   "collbench: error: ranks %s were started with different measurement arguments "
-                   "than rank 0 (check the launcher's command line and environment)\n",
-                   differ.c_str());
+                   "collbench: error: %s %s %s started with different measurement arguments than "
+                   "rank 0%s%s%s; every rank must get the same command line (check the launcher's "
+                   "command line and environment)\n",
+                   count == 1 ? "rank" : "ranks", differ.c_str(), count == 1 ? "was" : "were",
+                   what.empty() ? "" : " (", what.c_str(), what.empty() ? "" : ")");
     }
     return 2;
   }
 
-  auto backend = make_mpi_backend();
+  auto backend = make_backend(o);
   Faults faults;
   std::string setup_error;
   try {
@@ -451,6 +515,14 @@ int run_benchmark(const Options& o) {
     setup_error = e.what();
   }
   topology::HostMap hosts = gather_hosts(world);
+  collectives::SelectionTable selection;
+  if (o.algo_auto && setup_error.empty()) {
+    try {
+      selection = collectives::SelectionTable::load_default(o.selection_file);
+    } catch (const Error& e) {
+      setup_error = e.what();
+    }
+  }
 
   // 2. Output files must be writable before anything is measured.
   if (world_rank == 0 && setup_error.empty()) {
@@ -494,11 +566,19 @@ int run_benchmark(const Options& o) {
     }
   }
 
-  // 4. Results sink and header on rank 0; the watchdog everywhere.
+  // 4. Where every rank sits (hwloc), recorded in the result file.
+  topology::DiscoveryOptions discovery;
+  discovery.xml_path = o.topology_xml;
+  json topo = topology::collect_topology_json(world, discovery);
+
+  // 5. Results sink and header on rank 0; the watchdog everywhere.
   std::unique_ptr<ResultSink> sink;
   json prov = make_provenance(o, hosts, backend->name());
   for (const auto& [k, v] : backend->metadata().items()) prov[k] = v;
-  if (world_rank == 0) sink = std::make_unique<ResultSink>(o, prov, options_json(o));
+  if (world_rank == 0) {
+    sink = std::make_unique<ResultSink>(o, prov, options_json(o));
+    sink->set_topology(topo);
+  }
   Watchdog watchdog(world, o.timeout_s, [&sink](const std::string& why) {
     if (!sink) return;
     try {
@@ -511,8 +591,11 @@ int run_benchmark(const Options& o) {
     topo_line += (n ? ", " : "") + hosts.node_names[static_cast<std::size_t>(n)] + ":" +
                  std::to_string(hosts.ranks_of_node[static_cast<std::size_t>(n)].size());
   table.header(prov, o, topo_line);
+  if (world_rank == 0 && topo.contains("warnings"))
+    for (const auto& w : topo["warnings"]) table.note("warning: " + w.get<std::string>());
 
-  Run run{o, world, world_rank, world_size, hosts, *backend, watchdog, sink.get(), table, faults, 0};
+  Run run{o, world, world_rank, world_size, hosts, *backend, watchdog, sink.get(), table, faults, 0,
+          &selection};
 
   const auto sizes = size_sweep(o.min_bytes, o.max_bytes, o.step_factor, o.step_bytes);
   const auto sets = rank_sets(o, hosts);
@@ -564,6 +647,7 @@ int run_benchmark(const Options& o) {
   if (sink) {
     sink->finish(true, "");
     table.summary(sink->records());
+    if (on_records) on_records(sink->records());
   }
   std::int64_t wrong = run.total_wrong;
   CB_MPI_CHECK(MPI_Bcast(&wrong, 1, MPI_INT64_T, 0, world));

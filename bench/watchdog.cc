@@ -216,6 +216,7 @@ void Watchdog::collect_and_abort(const std::string& first_reason) {
       }
       Report r;
       if (parse_report(partial[p[i].fd], r) && r.rank >= 0 && r.rank < size_) reports[r.rank] = r;
+      partial.erase(p[i].fd);  // the next connection may get the same descriptor
       close(p[i].fd);
       fds.erase(std::find(fds.begin(), fds.end(), p[i].fd));
       break;  // fds changed: rebuild the poll set

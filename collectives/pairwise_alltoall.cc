@@ -1,0 +1,74 @@
+// All-to-all "pairwise": p-1 exchange steps, one peer in each direction per step.
+//
+// Steps: rank r copies its own block locally; at step k = 1..p-1 it sends block (peer) to one
+//   rank and receives from one rank, then waits. For a power of two both peers are r XOR k, so
+//   each step is a perfect matching of ranks; otherwise it sends to r + k and receives from r - k.
+// Bytes sent per rank: (p-1)/p n.
+// Cost: (p-1) α + (p-1)/p n β; one message in flight per direction keeps receivers from being
+//   flooded, which wins for long blocks on congested fabrics.
+// Scratch: n bytes, used only in place.
+#include "collectives/algorithm_util.h"
+#include "collectives/algorithms.h"
+#include "collectives/patterns.h"
+
+namespace collbench::collectives {
+namespace {
+
+namespace pt = patterns;
+
+class PairwiseAlltoall final : public Algorithm {
+ public:
+  std::string_view name() const override { return "pairwise"; }
+  Collective collective() const override { return Collective::kAllToAll; }
+
+  std::optional<std::string> supports(const AlgorithmContext& ctx,
+                                      const CollectiveArgs& args) const override {
+    return algo::check_common(name(), Collective::kAllToAll, ctx, args);
+  }
+
+  void prepare(const AlgorithmContext& ctx, const CollectiveArgs& max) override {
+    if (auto why = supports(ctx, max)) throw Error(*why);
+    t_ = ctx.transport;
+    es_ = dtype_size(max.dtype);
+    max_bytes_ = max.bytes();
+    scratch_ = t_->allocate(max_bytes_);
+    prepared_ = true;
+  }
+
+  Status run(const void* send, void* recv, const CollectiveArgs& a, Deadline deadline) override {
+    if (Status st = algo::check_prepared(name(), a, max_bytes_, es_, prepared_); !st.ok())
+      return st;
+    if (a.count == 0) return Status::Ok();
+    Transport& t = *t_;
+    const int p = t.size(), r = t.rank();
+    const bool in_place = a.in_place || send == recv;
+    const std::size_t bb = a.bytes() / static_cast<std::size_t>(p);
+    const void* src = send;
+    if (in_place) {
+      t.copy(scratch_.data(), recv, a.bytes());
+      src = scratch_.data();
+    }
+    t.copy(algo::at(recv, static_cast<std::size_t>(r), bb),
+           algo::at(src, static_cast<std::size_t>(r), bb), bb);
+    for (int k = 1; k < p; ++k) {
+      const int to = pt::pairwise_send_peer(r, p, k), from = pt::pairwise_recv_peer(r, p, k);
+      t.irecv(algo::at(recv, static_cast<std::size_t>(from), bb), bb, from, algo::kTagPairwise);
+      t.isend(algo::at(src, static_cast<std::size_t>(to), bb), bb, to, algo::kTagPairwise);
+      if (Status st = t.wait_all(deadline); !st.ok()) return st;
+    }
+    return Status::Ok();
+  }
+
+ private:
+  Transport* t_ = nullptr;
+  std::size_t es_ = 1;
+  std::size_t max_bytes_ = 0;
+  Buffer scratch_;
+  bool prepared_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Algorithm> make_pairwise_alltoall() { return std::make_unique<PairwiseAlltoall>(); }
+
+}  // namespace collbench::collectives

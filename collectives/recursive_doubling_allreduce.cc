@@ -1,0 +1,106 @@
+// All-reduce "recursive_doubling": lg p exchanges of the whole vector (Thakur, Rabenseifner &
+// Gropp 2005, section 4.1), for short vectors where latency dominates.
+//
+// Steps: with pof2 = largest power of two <= p and rem = p - pof2, ranks 0..2 rem-1 first fold
+//   in pairs: each even rank sends its vector to the odd rank above it, which adds it and takes
+//   part as one of the pof2 participants; the even rank sits out. Then lg pof2 steps: at step k
+//   participant i swaps its whole partial with participant i XOR 2^k and adds. Finally every odd
+//   rank of a folded pair sends the result to its even partner.
+// Bytes sent per rank: n lg pof2 (+ n for the fold when p is not a power of two).
+// Cost: lg p α + n lg p β + n lg p γ for a power of two; otherwise (lg pof2 + 2) α +
+//   n (lg pof2 + 2) β + n (lg pof2 + 1) γ on the folded ranks.
+// Scratch: n bytes (the partner's vector); none on ranks that sit out.
+#include "collectives/algorithm_util.h"
+#include "collectives/algorithms.h"
+#include "collectives/patterns.h"
+
+namespace collbench::collectives {
+namespace {
+
+namespace pt = patterns;
+
+class RecursiveDoublingAllreduce final : public Algorithm {
+ public:
+  std::string_view name() const override { return "recursive_doubling"; }
+  Collective collective() const override { return Collective::kAllReduce; }
+
+  std::optional<std::string> supports(const AlgorithmContext& ctx,
+                                      const CollectiveArgs& args) const override {
+    return algo::check_common(name(), Collective::kAllReduce, ctx, args);
+  }
+
+  void prepare(const AlgorithmContext& ctx, const CollectiveArgs& max) override {
+    if (auto why = supports(ctx, max)) throw Error(*why);
+    t_ = ctx.transport;
+    es_ = dtype_size(max.dtype);
+    max_bytes_ = max.bytes();
+    fold_ = pt::fold(t_->rank(), t_->size());
+    const bool needs_scratch = t_->size() > 1 && fold_.role != pt::FoldRole::kSitOut;
+    scratch_ = needs_scratch ? t_->allocate(max_bytes_) : Buffer();
+    prepared_ = true;
+  }
+
+  Status run(const void* send, void* recv, const CollectiveArgs& a, Deadline deadline) override {
+    if (Status st = algo::check_prepared(name(), a, max_bytes_, es_, prepared_); !st.ok())
+      return st;
+    if (a.count == 0) return Status::Ok();
+    Transport& t = *t_;
+    const int p = t.size();
+    const bool in_place = a.in_place || send == recv;
+    const void* input = in_place ? recv : send;
+    const std::size_t bytes = a.bytes();
+    if (p == 1) {
+      t.copy(recv, input, bytes);
+      return Status::Ok();
+    }
+    constexpr int kTag = algo::kTagRecursiveDoubling;
+
+    if (fold_.role == pt::FoldRole::kSitOut) {
+      t.isend(input, bytes, fold_.partner, kTag);
+      if (Status st = t.wait_all(deadline); !st.ok()) return st;
+      t.irecv(recv, bytes, fold_.partner, kTag);
+      return t.wait_all(deadline);
+    }
+
+    // Out of place the first incoming vector lands in recv and this rank's input is added from
+    // the send buffer, so no initial copy is needed; from then on the partial lives in recv.
+    bool partial_in_recv = in_place;
+    auto combine = [&](int peer, bool also_send) -> Status {
+      void* landing = partial_in_recv ? scratch_.data() : recv;
+      t.irecv(landing, bytes, peer, kTag);
+      if (also_send) t.isend(partial_in_recv ? recv : input, bytes, peer, kTag);
+      if (Status st = t.wait_all(deadline); !st.ok()) return st;
+      t.reduce(recv, partial_in_recv ? scratch_.data() : input, a.count, a.dtype, a.op);
+      partial_in_recv = true;
+      return Status::Ok();
+    };
+
+    if (fold_.role == pt::FoldRole::kAbsorb)
+      if (Status st = combine(fold_.partner, false); !st.ok()) return st;
+    for (int mask = 1; mask < fold_.pof2; mask <<= 1) {
+      const int peer = pt::fold_oldrank(pt::doubling_partner(fold_.newrank, mask), p);
+      if (Status st = combine(peer, true); !st.ok()) return st;
+    }
+    if (fold_.role == pt::FoldRole::kAbsorb) {
+      t.isend(recv, bytes, fold_.partner, kTag);
+      return t.wait_all(deadline);
+    }
+    return Status::Ok();
+  }
+
+ private:
+  Transport* t_ = nullptr;
+  std::size_t es_ = 1;
+  std::size_t max_bytes_ = 0;
+  pt::Fold fold_;
+  Buffer scratch_;
+  bool prepared_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Algorithm> make_recursive_doubling_allreduce() {
+  return std::make_unique<RecursiveDoublingAllreduce>();
+}
+
+}  // namespace collbench::collectives

@@ -1,0 +1,311 @@
+"""Loading and validating collbench result files (results/schema/result-v1.schema.json).
+
+A *result set* is what the user names on the command line: one file, or a folder whose
+*.json files (recursively) are result files. Records with the same key in one set
+(several files of the same configuration, or `repeat` indices from `--repeat`) are
+treated as repetitions of one point.
+"""
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+
+from . import InputError
+
+SCHEMA_NAME = "collbench.result"
+KNOWN_VERSIONS = (1,)
+
+# The fields that identify a measured point (the same configuration in two runs).
+KEY_FIELDS = ("collective", "algorithm", "dtype", "op", "bytes", "ranks", "placement")
+
+# Used only when the schema file cannot be found next to the scripts.
+_FALLBACK_TOP = ("schema", "schema_version", "complete", "provenance", "options", "records")
+_FALLBACK_RECORD = ("collective", "algorithm", "dtype", "op", "placement", "bytes", "count",
+                    "ranks", "nodes", "iters", "time_us", "algbw_gbps", "busbw_gbps", "wrong",
+                    "samples_us")
+
+
+def _schema_path():
+    env = os.environ.get("COLLBENCH_SCHEMA")
+    if env:
+        return env
+    here = os.path.dirname(os.path.abspath(__file__))
+    return os.path.join(here, os.pardir, os.pardir, "results", "schema",
+                        "result-v1.schema.json")
+
+
+_SCHEMA_CACHE = {}
+
+
+def load_schema():
+    """The JSON schema of result files, or None when it is not installed beside the scripts."""
+    path = os.path.normpath(_schema_path())
+    if path not in _SCHEMA_CACHE:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                _SCHEMA_CACHE[path] = json.load(handle)
+        except (OSError, ValueError):
+            _SCHEMA_CACHE[path] = None
+    return _SCHEMA_CACHE[path]
+
+
+# --- a validator for the subset of JSON Schema that result-v1 uses -----------------------
+
+def _type_ok(value, name):
+    if name == "object":
+        return isinstance(value, dict)
+    if name == "array":
+        return isinstance(value, list)
+    if name == "string":
+        return isinstance(value, str)
+    if name == "boolean":
+        return isinstance(value, bool)
+    if name == "null":
+        return value is None
+    if name == "integer":
+        if isinstance(value, bool):
+            return False
+        return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if name == "number":
+        return (isinstance(value, (int, float)) and not isinstance(value, bool)
+                and math.isfinite(value))
+    return True
+
+
+def _describe(value):
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number" if math.isfinite(value) else f"non-finite {value}"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def validate(value, schema, where="$"):
+    """Return None when `value` follows `schema`, else a message naming the first problem."""
+    if "const" in schema and value != schema["const"]:
+        return f"{where} is {json.dumps(value)}, expected {json.dumps(schema['const'])}"
+    if "enum" in schema and value not in schema["enum"]:
+        allowed = ", ".join(json.dumps(v) for v in schema["enum"])
+        return f"{where} is {json.dumps(value)}, expected one of {allowed}"
+    if "type" in schema:
+        types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        if not any(_type_ok(value, t) for t in types):
+            return f"{where} is {_describe(value)}, expected {' or '.join(types)}"
+    if "minimum" in schema and isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value < schema["minimum"]:
+            return f"{where} is {value}, below the minimum {schema['minimum']}"
+    if isinstance(value, dict):
+        for key in schema.get("required", ()):
+            if key not in value:
+                return f"{where} lacks the required field '{key}'"
+        for key, sub in schema.get("properties", {}).items():
+            if key in value:
+                problem = validate(value[key], sub, f"{where}.{key}")
+                if problem:
+                    return problem
+    if isinstance(value, list) and "items" in schema:
+        item_schema = schema["items"]
+        # Numbers in samples arrays are the bulk of a file: check them without recursion.
+        if item_schema.get("type") == "number" and len(item_schema) == 1:
+            for index, item in enumerate(value):
+                if not _type_ok(item, "number"):
+                    return f"{where}[{index}] is {_describe(item)}, expected number"
+        else:
+            for index, item in enumerate(value):
+                problem = validate(item, item_schema, f"{where}[{index}]")
+                if problem:
+                    return problem
+    return None
+
+
+def _fallback_validate(data):
+    for key in _FALLBACK_TOP:
+        if key not in data:
+            return f"$ lacks the required field '{key}'"
+    if not isinstance(data["records"], list):
+        return "$.records is not an array"
+    for index, rec in enumerate(data["records"]):
+        if not isinstance(rec, dict):
+            return f"$.records[{index}] is not an object"
+        for key in _FALLBACK_RECORD:
+            if key not in rec:
+                return f"$.records[{index}] lacks the required field '{key}'"
+    return None
+
+
+# --- files and sets ---------------------------------------------------------------------
+
+@dataclass
+class ResultFile:
+    path: str
+    data: dict
+
+    @property
+    def provenance(self):
+        return self.data.get("provenance") or {}
+
+    @property
+    def records(self):
+        return self.data.get("records") or []
+
+    @property
+    def complete(self):
+        return bool(self.data.get("complete", True))
+
+
+@dataclass
+class ResultSet:
+    """One command-line argument: a file or a folder of result files."""
+    source: str
+    files: list
+    label: str = ""
+    skipped: list = field(default_factory=list)  # (path, reason) of non-result JSON files
+
+    def records(self):
+        for result in self.files:
+            for rec in result.records:
+                yield result, rec
+
+    def provenance_values(self, name):
+        """Distinct values of a provenance field over the files, in first-seen order."""
+        seen = []
+        for result in self.files:
+            value = result.provenance.get(name)
+            if isinstance(value, (list, dict)):
+                value = json.dumps(value, sort_keys=True)
+            if value not in seen:
+                seen.append(value)
+        return seen
+
+
+def read_result_file(path):
+    """Parse and validate one result file; raise InputError naming the file and the problem."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder, expected a result file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if not raw.strip():
+        raise InputError(f"{path}: file is empty (the run may have died before writing it)")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); not a result file") \
+            from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        hint = ""
+        if exc.pos >= len(text.rstrip()) - 1:
+            hint = " (the file looks truncated)"
+        raise InputError(f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: "
+                         f"{exc.msg}{hint}") from None
+    return check_result_data(path, data)
+
+
+def check_result_data(path, data):
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: not a collbench result file (top level is "
+                         f"{_describe(data)}, expected an object)")
+    schema_name = data.get("schema")
+    if schema_name != SCHEMA_NAME:
+        what = "has no 'schema' field" if schema_name is None else \
+            f"has schema {json.dumps(schema_name)}"
+        raise InputError(f"{path}: not a collbench result file ({what}, expected "
+                         f"\"{SCHEMA_NAME}\")")
+    version = data.get("schema_version")
+    if version not in KNOWN_VERSIONS:
+        known = ", ".join(str(v) for v in KNOWN_VERSIONS)
+        raise InputError(f"{path}: schema_version {json.dumps(version)} is not supported "
+                         f"(this script reads version {known}); use a matching collbench "
+                         "scripts release")
+    schema = load_schema()
+    problem = validate(data, schema) if schema else _fallback_validate(data)
+    if problem:
+        raise InputError(f"{path}: does not follow the result schema: {problem}")
+    return ResultFile(path=path, data=data)
+
+
+def _looks_foreign(path):
+    """True for JSON files in a folder that are clearly not result files (plot data etc.)."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+        data = json.loads(raw.decode("utf-8"))
+    except (OSError, ValueError):
+        return False  # unreadable or malformed: let the reader report it
+    return isinstance(data, dict) and "schema" in data and data["schema"] != SCHEMA_NAME \
+        or isinstance(data, dict) and "schema" not in data and "records" not in data
+
+
+def load_set(source, label=None):
+    """Load a file or folder into a ResultSet; raise InputError if nothing usable is there."""
+    if os.path.isdir(source):
+        paths = []
+        for root, dirs, names in os.walk(source):
+            dirs.sort()
+            for name in sorted(names):
+                if name.endswith(".json"):
+                    paths.append(os.path.join(root, name))
+        files, skipped = [], []
+        for path in paths:
+            if _looks_foreign(path):
+                skipped.append((path, "not a collbench result file"))
+                continue
+            files.append(read_result_file(path))
+        if not files:
+            raise InputError(f"{source}: folder holds no collbench result files (*.json)")
+    elif os.path.exists(source):
+        files, skipped = [read_result_file(source)], []
+    else:
+        raise InputError(f"{source}: no such file or folder")
+    result_set = ResultSet(source=source, files=files, skipped=skipped)
+    result_set.label = label or default_label(result_set)
+    return result_set
+
+
+def default_label(result_set):
+    labels = [v for v in result_set.provenance_values("hardware_label") if v]
+    if len(labels) == 1:
+        return labels[0]
+    if len(labels) > 1:
+        return " + ".join(labels)
+    base = os.path.basename(os.path.normpath(result_set.source))
+    return base[:-5] if base.endswith(".json") else base
+
+
+def record_key(rec):
+    return tuple(rec[name] for name in KEY_FIELDS)
+
+
+def key_text(key):
+    """'allreduce ring float32 sum 1M 8 ranks out'"""
+    from .units import format_size
+    values = dict(zip(KEY_FIELDS, key))
+    return (f"{values['collective']}/{values['algorithm']} {values['dtype']} {values['op']} "
+            f"{format_size(values['bytes'])} {values['ranks']} ranks {values['placement']}")
+
+
+def group_records(result_set, predicate=None):
+    """key -> list of (ResultFile, record), repetitions of one point kept together."""
+    groups = {}
+    for result, rec in result_set.records():
+        if predicate is not None and not predicate(rec):
+            continue
+        groups.setdefault(record_key(rec), []).append((result, rec))
+    return groups
+
+
+def sort_key(key):
+    values = dict(zip(KEY_FIELDS, key))
+    return (values["collective"], values["algorithm"], values["dtype"], values["op"],
+            values["placement"], values["ranks"], values["bytes"])

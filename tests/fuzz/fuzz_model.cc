@@ -1,0 +1,138 @@
+// Fuzz entry points of the model's inputs: result files (fit), fabrics, training workloads.
+#include <algorithm>
+#include <cmath>
+
+#include "collectives/error.h"
+#include "tests/fuzz/fuzz_util.h"
+#include "topology/cost_model.h"
+#include "topology/fabric.h"
+#include "topology/fit.h"
+#include "topology/profiles.h"
+#include "topology/site.h"
+#include "topology/workload.h"
+
+namespace collbench::fuzz {
+
+void fuzz_result(const std::uint8_t* data, std::size_t size) {
+  write_scratch(as_text(data, size));
+  const std::string& path = scratch_file();
+  topology::LoadedRecords loaded;
+  try {
+    loaded = topology::load_result_files({path}, "p50");
+  } catch (const UsageError& e) {
+    check_message(e);
+    require(std::string_view(e.what()).find(path) != std::string_view::npos,
+            "a result-file error that does not name the file");
+    return;
+  }
+  for (const auto& r : loaded.records) {
+    require(r.ranks >= 2 && r.nodes >= 1 && r.ranks_per_node >= 1, "a record with bad ranks kept");
+    require(r.bytes > 0 && r.time_s > 0 && std::isfinite(r.time_s), "a record with bad data kept");
+  }
+  if (loaded.records.empty()) return;
+  // What `model fit` and `model validate` do next with the records.
+  try {
+    const topology::FitResult fit = topology::fit_records(loaded.records);
+    topology::fabric_to_json(fit.fabric);
+    for (const auto& r : loaded.records) topology::predict_record(fit, r);
+  } catch (const UsageError& e) {
+    check_message(e);
+  }
+  try {
+    topology::validate_records(loaded.records);
+  } catch (const UsageError& e) {
+    check_message(e);
+  }
+}
+
+void fuzz_fabric(const std::uint8_t* data, std::size_t size) {
+  const json j = parse_json(as_text(data, size));
+  if (j.is_discarded()) return;
+  topology::Fabric f;
+  try {
+    f = topology::fabric_from_json(j, "fuzz.json");
+    f.validate();
+  } catch (const UsageError& e) {
+    check_message(e);
+    return;
+  }
+  // The written form reads back to the same fabric.
+  const json once = topology::fabric_to_json(f);
+  const json twice = topology::fabric_to_json(topology::fabric_from_json(once, "round trip"));
+  require(once == twice, "fabric round trip changed " + once.dump() + " into " + twice.dump());
+
+  topology::ModelNet net;
+  try {
+    net = topology::make_net(f);
+  } catch (const UsageError& e) {
+    check_message(e);
+    return;
+  }
+  std::vector<std::int64_t> ranks{1, 2, 3, 8, 1000, std::int64_t{1} << 20};
+  if (f.gpus > 0) ranks.push_back(f.gpus);
+  for (const auto& t : f.tiers)
+    if (t.group_size > 0) ranks.push_back(t.group_size);
+  for (double bytes : {0.0, 1.0, 4096.0, 1e9}) {
+    for (std::int64_t n : ranks) {
+      for (const auto& a : topology::model_algorithms()) {
+        const double t = topology::predict_time(net, a.algo, bytes, n);
+        require(!(t < 0), "a negative predicted time for " + std::string(a.name));
+      }
+      for (auto c : {topology::Collective::kAllReduce, topology::Collective::kAllToAll})
+        topology::best_algorithm(net, c, bytes, n);
+      const double p2p = topology::predict_p2p(net, n, bytes);
+      require(!(p2p < 0), "a negative predicted point-to-point time");
+    }
+  }
+}
+
+void fuzz_workload(const std::uint8_t* data, std::size_t size) {
+  const json j = parse_json(as_text(data, size));
+  if (j.is_discarded()) return;
+  topology::Workload w;
+  try {
+    w = topology::workload_from_json(j, "fuzz.json");
+  } catch (const UsageError& e) {
+    check_message(e);
+    return;
+  }
+  const json once = topology::workload_to_json(w);
+  const json twice = topology::workload_to_json(topology::workload_from_json(once, "round trip"));
+  require(once == twice, "workload round trip changed " + once.dump() + " into " + twice.dump());
+
+  // What `collbench model step --config FILE` computes per hardware profile (without printing).
+  for (const auto& p : topology::builtin_profiles()) {
+    try {
+      topology::SiteOptions so;
+      so.power_mw = w.power_mw;
+      const topology::Site site = topology::plan_site(p, so);
+      const topology::Workload r = topology::resolve_workload(w, site.gpus);
+      const std::int64_t fabric_gpus = std::max(site.gpus, r.parallel.gpus);
+      const topology::ModelNet net = topology::make_net(topology::site_fabric(p, fabric_gpus, so));
+      topology::time_step(r, net);
+      const std::int64_t replica = r.parallel.tp * r.parallel.cp * r.parallel.pp;
+      std::int64_t fill_dp = site.gpus / replica;
+      if (r.parallel.ep > 1) fill_dp = (fill_dp / r.parallel.ep) * r.parallel.ep;
+      std::vector<std::int64_t> dps;
+      const std::int64_t start = std::min<std::int64_t>(w.parallel.dp_fill ? 128 : r.parallel.dp,
+                                                        std::max<std::int64_t>(fill_dp, 1));
+      for (std::int64_t d = start; d < fill_dp; d *= 2) dps.push_back(d);
+      if (fill_dp >= 1) dps.push_back(fill_dp);
+      const topology::ModelNet site_net =
+          topology::make_net(topology::site_fabric(p, std::max(site.gpus, fabric_gpus), so));
+      for (std::int64_t d : dps) {
+        topology::Workload wd = r;
+        wd.parallel.dp = d;
+        wd.parallel.dp_fill = false;
+        wd.parallel.gpus = 0;
+        wd.model.global_batch = 0;
+        wd = topology::resolve_workload(wd);
+        topology::time_step(wd, site_net);
+      }
+    } catch (const UsageError& e) {
+      check_message(e);
+    }
+  }
+}
+
+}  // namespace collbench::fuzz

@@ -1,0 +1,412 @@
+// Every own algorithm in the registry, on the in-process transport, over the matrix
+//   ranks {1,2,3,4,5,6,7,8,13,16} x counts {0, 1, p-1, p+1, large odd} x dtype x op x in/out of
+//   place,
+// checked element by element twice: with spec.h's closed-form check (check_output) and against
+// a reference computed directly from every rank's input (all dtypes for all-to-all; f32 and i32
+// for all-reduce). The full dtype x op product runs at the small counts; the large odd count
+// runs a reduced set (every op on f32, sum on the other float types and on i64, max on u8).
+//
+// Each configuration runs twice back to back with different inputs and no barrier between, so
+// messages of consecutive collectives must not mix. The test also checks that run() allocates
+// no heap memory and that prepare() asks the transport for at most one message size of scratch.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "collectives/algorithms.h"
+#include "collectives/inproc_transport.h"
+#include "collectives/registry.h"
+#include "collectives/spec.h"
+
+// --- heap allocations per thread, to prove run() allocates nothing ---------------------------
+
+namespace {
+thread_local std::size_t t_allocations = 0;
+}
+
+// The replacements pair malloc with free; GCC cannot see that and warns about the pairing.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+void* operator new(std::size_t n) {
+  ++t_allocations;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) {
+  ++t_allocations;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
+
+namespace collbench::collectives {
+namespace {
+
+constexpr std::size_t kLargeOdd = 3001;
+constexpr std::size_t kSegmentBytes = 96;  // small, so the large count spans many ring segments
+constexpr std::uint64_t kSeed = 7;
+
+std::vector<std::size_t> counts_for(int p) {
+  const auto up = static_cast<std::size_t>(p);
+  std::vector<std::size_t> c = {0, 1, up - 1, up + 1};
+  std::sort(c.begin(), c.end());
+  c.erase(std::unique(c.begin(), c.end()), c.end());
+  return c;  // kLargeOdd runs separately (reduced dtype/op set)
+}
+
+struct Case {
+  DType t;
+  ReduceOp op;
+};
+
+std::vector<Case> large_allreduce_cases() {
+  std::vector<Case> c;
+  for (ReduceOp op : all_ops()) c.push_back({DType::kF32, op});
+  c.push_back({DType::kF64, ReduceOp::kSum});
+  c.push_back({DType::kF16, ReduceOp::kSum});
+  c.push_back({DType::kBF16, ReduceOp::kSum});
+  c.push_back({DType::kI64, ReduceOp::kSum});
+  c.push_back({DType::kU8, ReduceOp::kMax});
+  return c;
+}
+
+// Direct reference for all-reduce (f32 and i32): reduce every rank's input element by element.
+bool direct_reference_allreduce(DType t, ReduceOp op, int p, std::size_t count, std::uint64_t seed,
+                                const void* got, std::string* why) {
+  if (t != DType::kF32 && t != DType::kI32) return true;
+  const std::size_t es = dtype_size(t);
+  std::vector<std::uint8_t> in(count * es);
+  std::vector<double> acc(count);
+  for (int r = 0; r < p; ++r) {
+    fill_input(in.data(), count, t, op, Collective::kAllReduce, r, p, seed);
+    for (std::size_t i = 0; i < count; ++i) {
+      const double v = element_as_double(in.data(), i, t);
+      if (r == 0) {
+        acc[i] = v;
+        continue;
+      }
+      switch (op) {
+        case ReduceOp::kSum:
+          acc[i] += v;
+          break;
+        case ReduceOp::kProd:
+          acc[i] *= v;
+          break;
+        case ReduceOp::kMin:
+          acc[i] = std::min(acc[i], v);
+          break;
+        case ReduceOp::kMax:
+          acc[i] = std::max(acc[i], v);
+          break;
+      }
+    }
+  }
+  for (std::size_t i = 0; i < count; ++i) {
+    if (element_as_double(got, i, t) != acc[i]) {
+      *why = "direct reference: element " + std::to_string(i) + " is " +
+             std::to_string(element_as_double(got, i, t)) + ", expected " + std::to_string(acc[i]);
+      return false;
+    }
+  }
+  return true;
+}
+
+// Direct reference for all-to-all: block j of my output is block `rank` of rank j's input.
+bool direct_reference_alltoall(DType t, int rank, int p, std::size_t count, std::uint64_t seed,
+                               const void* got, std::string* why) {
+  const std::size_t es = dtype_size(t), block = count / static_cast<std::size_t>(p);
+  std::vector<std::uint8_t> in(count * es);
+  for (int j = 0; j < p; ++j) {
+    fill_input(in.data(), count, t, ReduceOp::kSum, Collective::kAllToAll, j, p, seed);
+    const auto* want = in.data() + (static_cast<std::size_t>(rank) * block) * es;
+    const auto* have =
+        static_cast<const std::uint8_t*>(got) + static_cast<std::size_t>(j) * block * es;
+    if (std::memcmp(want, have, block * es) != 0) {
+      *why = "direct reference: block from rank " + std::to_string(j) + " differs";
+      return false;
+    }
+  }
+  return true;
+}
+
+struct Failures {
+  std::mutex mu;
+  std::vector<std::string> list;
+  std::atomic<std::size_t> checked{0};
+  void add(std::string s) {
+    std::lock_guard lock(mu);
+    if (list.size() < 40) list.push_back(std::move(s));
+  }
+};
+
+// One rank's whole share of the matrix for one algorithm.
+void run_matrix_rank(const AlgorithmInfo& info, InProcTransport& tr, InProcWorld& world,
+                     Failures& fail) {
+  const int p = tr.size(), rank = tr.rank();
+  const bool allreduce = info.collective == Collective::kAllReduce;
+  AlgorithmContext ctx;
+  ctx.transport = &tr;
+  ctx.node_of_rank = tr.node_of_rank();
+  ctx.segment_bytes = kSegmentBytes;
+
+  // (dtype, op, count list) groups; one prepare per (group, in_place) at the largest count.
+  struct Group {
+    DType t;
+    ReduceOp op;
+    std::vector<std::size_t> counts;
+  };
+  std::vector<Group> groups;
+  const auto small = counts_for(p);
+  auto scale = [&](std::vector<std::size_t> c) {  // all-to-all: counts are per-peer blocks
+    if (!allreduce)
+      for (auto& x : c) x *= static_cast<std::size_t>(p);
+    return c;
+  };
+  if (allreduce) {
+    for (DType t : all_dtypes())
+      for (ReduceOp op : all_ops()) groups.push_back({t, op, scale(small)});
+    for (Case c : large_allreduce_cases()) groups.push_back({c.t, c.op, scale({kLargeOdd})});
+  } else {
+    for (DType t : all_dtypes()) {
+      auto c = small;
+      if (t == DType::kF32 || t == DType::kF16 || t == DType::kU8) c.push_back(kLargeOdd);
+      groups.push_back({t, ReduceOp::kSum, scale(c)});
+    }
+  }
+
+  for (const Group& g : groups) {
+    for (bool in_place : {false, true}) {
+      std::string where = std::string(info.name) + " p=" + std::to_string(p) + " rank " +
+                          std::to_string(rank) + " " + std::string(dtype_name(g.t)) + " " +
+                          (allreduce ? std::string(op_name(g.op)) + " " : std::string()) +
+                          (in_place ? "in-place" : "out-of-place");
+      auto algo = info.make();
+      CollectiveArgs max{info.collective, g.counts.back(), g.t, g.op, in_place};
+      if (auto why = algo->supports(ctx, max)) {
+        fail.add(where + ": refused: " + *why);
+        continue;
+      }
+      const std::size_t scratch_before = tr.allocated_bytes();
+      algo->prepare(ctx, max);
+      const std::size_t scratch = tr.allocated_bytes() - scratch_before;
+      if (scratch > max.bytes())
+        fail.add(where + ": prepare asked for " + std::to_string(scratch) +
+                 " bytes of scratch, more than one message (" + std::to_string(max.bytes()) + ")");
+      const std::size_t es = dtype_size(g.t);
+      std::vector<std::uint8_t> sendbuf(max.bytes() + es), recvbuf(max.bytes() + es);
+      for (std::size_t count : g.counts) {
+        const std::string at = where + " count " + std::to_string(count);
+        CollectiveArgs args{info.collective, count, g.t, g.op, in_place};
+        for (int round = 0; round < 2; ++round) {
+          const std::uint64_t seed = kSeed + static_cast<std::uint64_t>(round) * 1000 + count;
+          void* out = recvbuf.data();
+          void* in = in_place ? out : static_cast<void*>(sendbuf.data());
+          fill_input(in, count, g.t, g.op, info.collective, rank, p, seed);
+          if (!in_place) fill_sentinel(out, count, g.t);
+          std::memset(recvbuf.data() + count * es, 0x5A, es);  // guard element past the end
+          const std::size_t allocs_before = t_allocations;
+          const Status st = algo->run(in, out, args, Deadline::In(60));
+          const std::size_t allocs = t_allocations - allocs_before;
+          if (!st.ok()) {
+            fail.add(at + ": run failed: " + st.message);
+            world.abort(at + " failed");
+            return;
+          }
+          if (allocs) fail.add(at + ": run() made " + std::to_string(allocs) + " heap allocations");
+          for (std::size_t b = 0; b < es; ++b)
+            if (recvbuf[count * es + b] != 0x5A) {
+              fail.add(at + ": wrote past the end of the receive buffer");
+              break;
+            }
+          const CheckResult res =
+              check_output(out, count, g.t, g.op, info.collective, rank, p, seed);
+          if (res.wrong) {
+            fail.add(at + " round " + std::to_string(round) + ": " + std::to_string(res.wrong) +
+                     " wrong elements, first #" + std::to_string(res.first_wrong) + " = " +
+                     std::to_string(res.first_actual) + ", expected " +
+                     std::to_string(res.first_expected));
+          }
+          std::string why;
+          const bool ok = allreduce
+                              ? direct_reference_allreduce(g.t, g.op, p, count, seed, out, &why)
+                              : direct_reference_alltoall(g.t, rank, p, count, seed, out, &why);
+          if (!ok) fail.add(at + ": " + why);
+          ++fail.checked;
+        }
+      }
+    }
+  }
+}
+
+std::vector<const AlgorithmInfo*> own_algorithms() {
+  std::vector<const AlgorithmInfo*> v;
+  for (const auto& a : algorithm_registry())
+    if (!a.native) v.push_back(&a);
+  return v;
+}
+
+class AlgorithmMatrix : public ::testing::TestWithParam<int> {};
+
+TEST_P(AlgorithmMatrix, EveryAlgorithmEveryConfiguration) {
+  const int p = GetParam();
+  const auto algos = own_algorithms();
+  ASSERT_GE(algos.size(), 7u);
+  for (const AlgorithmInfo* info : algos) {
+    InProcWorld world(p);
+    Failures fail;
+    world.run([&](InProcTransport& tr) { run_matrix_rank(*info, tr, world, fail); });
+    EXPECT_GT(fail.checked.load(), 0u);
+    for (const auto& f : fail.list) ADD_FAILURE() << f;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Ranks, AlgorithmMatrix, ::testing::Values(1, 2, 3, 4, 5, 6, 7, 8, 13, 16),
+                         [](const auto& info) { return "p" + std::to_string(info.param); });
+
+// The allocation check above can fail: the counter sees an allocation on this thread.
+TEST(Algorithms, AllocationCounterCounts) {
+  const std::size_t before = t_allocations;
+  auto p = std::make_unique<std::vector<int>>(100);
+  EXPECT_GE(t_allocations - before, 2u);
+}
+
+TEST(Algorithms, RegistryHasEveryOwnAlgorithm) {
+  for (auto name : {"ring", "recursive_doubling", "rabenseifner", "binomial"}) {
+    const AlgorithmInfo* a = find_algorithm(Collective::kAllReduce, name);
+    ASSERT_NE(a, nullptr) << name;
+    EXPECT_FALSE(a->native);
+    EXPECT_FALSE(a->description.empty());
+    EXPECT_EQ(a->make()->name(), name);
+    EXPECT_EQ(a->make()->collective(), Collective::kAllReduce);
+  }
+  for (auto name : {"linear", "pairwise", "bruck"}) {
+    const AlgorithmInfo* a = find_algorithm(Collective::kAllToAll, name);
+    ASSERT_NE(a, nullptr) << name;
+    EXPECT_EQ(a->make()->name(), name);
+    EXPECT_EQ(a->make()->collective(), Collective::kAllToAll);
+  }
+}
+
+// Ring with one segment per chunk (segment_bytes 0) and with segments of one element.
+TEST(Algorithms, RingSegmentSizes) {
+  for (std::size_t seg : {std::size_t{0}, std::size_t{4}, std::size_t{4096}}) {
+    for (int p : {2, 3, 5}) {
+      InProcWorld world(p);
+      std::atomic<int> wrong{0};
+      world.run([&](InProcTransport& tr) {
+        AlgorithmContext ctx;
+        ctx.transport = &tr;
+        ctx.segment_bytes = seg;
+        auto algo = make_ring_allreduce();
+        for (bool in_place : {false, true}) {
+          CollectiveArgs args{Collective::kAllReduce, 1001, DType::kF32, ReduceOp::kSum, in_place};
+          algo->prepare(ctx, args);
+          std::vector<float> s(1001), r(1001);
+          void* in = in_place ? r.data() : s.data();
+          fill_input(in, 1001, DType::kF32, ReduceOp::kSum, Collective::kAllReduce, tr.rank(), p,
+                     3);
+          if (!algo->run(in, r.data(), args, Deadline::In(30)).ok()) ++wrong;
+          if (check_output(r.data(), 1001, DType::kF32, ReduceOp::kSum, Collective::kAllReduce,
+                           tr.rank(), p, 3)
+                  .wrong)
+            ++wrong;
+        }
+      });
+      EXPECT_EQ(wrong.load(), 0) << "segment " << seg << " p=" << p;
+    }
+  }
+}
+
+TEST(Algorithms, RefuseInsteadOfCrashing) {
+  InProcWorld world(3);
+  AlgorithmContext ctx;
+  ctx.transport = &world.transport(0);
+  for (const AlgorithmInfo* info : own_algorithms()) {
+    auto algo = info->make();
+    // No transport.
+    AlgorithmContext none;
+    EXPECT_TRUE(algo->supports(none, CollectiveArgs{info->collective, 8}).has_value())
+        << info->name;
+    // The other collective.
+    const Collective other =
+        info->collective == Collective::kAllReduce ? Collective::kAllToAll : Collective::kAllReduce;
+    EXPECT_TRUE(algo->supports(ctx, CollectiveArgs{other, 6}).has_value()) << info->name;
+    // A byte size that overflows.
+    EXPECT_TRUE(algo->supports(ctx, CollectiveArgs{info->collective, SIZE_MAX / 2, DType::kF64})
+                    .has_value())
+        << info->name;
+    // run() before prepare() fails with a status, it does not crash.
+    std::vector<float> buf(6);
+    EXPECT_FALSE(
+        algo->run(buf.data(), buf.data(), CollectiveArgs{info->collective, 6}, Deadline::In(1))
+            .ok())
+        << info->name;
+  }
+  // All-to-all counts must split into whole blocks.
+  for (auto name : {"linear", "pairwise", "bruck"}) {
+    auto algo = find_algorithm(Collective::kAllToAll, name)->make();
+    auto why = algo->supports(ctx, CollectiveArgs{Collective::kAllToAll, 7});
+    ASSERT_TRUE(why.has_value()) << name;
+    EXPECT_NE(why->find("multiple"), std::string::npos) << *why;
+    EXPECT_FALSE(algo->supports(ctx, CollectiveArgs{Collective::kAllToAll, 9}).has_value());
+  }
+}
+
+TEST(Algorithms, RunLargerThanPreparedFails) {
+  InProcWorld world(1);
+  AlgorithmContext ctx;
+  ctx.transport = &world.transport(0);
+  for (const AlgorithmInfo* info : own_algorithms()) {
+    auto algo = info->make();
+    algo->prepare(ctx, CollectiveArgs{info->collective, 4, DType::kF32});
+    std::vector<float> s(8), r(8);
+    const Status st = algo->run(s.data(), r.data(),
+                                CollectiveArgs{info->collective, 8, DType::kF32}, Deadline::In(1));
+    EXPECT_FALSE(st.ok()) << info->name;
+    EXPECT_EQ(st.code, StatusCode::kError) << info->name;
+  }
+}
+
+// A bug must fail, not hang: one rank never takes part, the others time out.
+TEST(Algorithms, MissingRankTimesOut) {
+  for (const AlgorithmInfo* info : own_algorithms()) {
+    InProcWorld world(4);
+    std::atomic<int> timeouts{0}, oks{0};
+    const auto start = std::chrono::steady_clock::now();
+    world.run([&](InProcTransport& tr) {
+      if (tr.rank() == 2) return;  // never calls run()
+      AlgorithmContext ctx;
+      ctx.transport = &tr;
+      CollectiveArgs args{info->collective, 64, DType::kF32, ReduceOp::kSum, false};
+      auto algo = info->make();
+      algo->prepare(ctx, args);
+      std::vector<float> s(64, 1.0f), r(64);
+      const Status st = algo->run(s.data(), r.data(), args, Deadline::In(0.3));
+      if (st.code == StatusCode::kTimeout) ++timeouts;
+      if (st.ok()) ++oks;
+    });
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    // Every rank depends on rank 2's data, so none can complete the collective.
+    EXPECT_EQ(oks.load(), 0) << info->name;
+    EXPECT_GE(timeouts.load(), 1) << info->name;
+    EXPECT_LT(secs, 20.0) << info->name;
+  }
+}
+
+}  // namespace
+}  // namespace collbench::collectives

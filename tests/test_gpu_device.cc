@@ -1,0 +1,335 @@
+// The NCCL backend's device code on a real GPU (label `gpu`; exits 77 = skipped, with the
+// reason, when no GPU is visible):
+//   - the reduction kernel equals the host kernels bit for bit (every dtype and op, aligned and
+//     misaligned pointers, counts around the 16-byte pack size);
+//   - the device fill equals the host fill, and the device check counts exactly what the host
+//     check counts (clean output, one corrupted element, an untouched sentinel);
+//   - every registered algorithm (ours and NCCL's own) over the NCCL transport on every visible
+//     GPU (up to 4; one thread and one communicator per GPU, ncclCommInitAll), checked on the
+//     device, also when the collectives are captured in a CUDA graph.
+#include <cuda_runtime.h>
+#include <gtest/gtest.h>
+#include <nccl.h>
+
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench/nccl_backend.h"
+#include "collectives/check_pattern.h"
+#include "collectives/cuda_kernels.h"
+#include "collectives/nccl_transport.h"
+#include "collectives/reduce.h"
+#include "collectives/registry.h"
+#include "collectives/spec.h"
+
+namespace collbench::collectives {
+namespace {
+
+int g_visible = 0;
+
+struct DeviceMemory {
+  void* p = nullptr;
+  explicit DeviceMemory(std::size_t bytes) { CB_CUDA_CHECK(cudaMalloc(&p, bytes ? bytes : 256)); }
+  ~DeviceMemory() { cudaFree(p); }
+  DeviceMemory(const DeviceMemory&) = delete;
+  DeviceMemory& operator=(const DeviceMemory&) = delete;
+  std::byte* bytes() const { return static_cast<std::byte*>(p); }
+};
+
+struct Stream {
+  cudaStream_t s = nullptr;
+  Stream() { CB_CUDA_CHECK(cudaStreamCreate(&s)); }
+  ~Stream() { cudaStreamDestroy(s); }
+};
+
+std::vector<std::uint8_t> download(const void* d, std::size_t bytes) {
+  std::vector<std::uint8_t> h(bytes);
+  if (bytes) CB_CUDA_CHECK(cudaMemcpy(h.data(), d, bytes, cudaMemcpyDeviceToHost));
+  return h;
+}
+
+void upload(void* d, const std::vector<std::uint8_t>& h) {
+  if (!h.empty()) CB_CUDA_CHECK(cudaMemcpy(d, h.data(), h.size(), cudaMemcpyHostToDevice));
+}
+
+// Small finite values (no NaN: the GPU and the CPU propagate NaN payloads differently).
+std::vector<std::uint8_t> random_values(std::size_t count, DType t, std::mt19937& rng) {
+  std::vector<std::uint8_t> v(count * dtype_size(t));
+  const bool is_unsigned = t == DType::kU8 || t == DType::kU32 || t == DType::kU64;
+  std::uniform_int_distribution<int> d(is_unsigned ? 0 : -100, 100);
+  for (std::size_t i = 0; i < count; ++i) {
+    double x = d(rng);
+    if (dtype_is_float(t)) x /= 8;  // fractions, still exact in every float type
+    store_from_double(v.data(), i, t, x);
+  }
+  return v;
+}
+
+TEST(DeviceKernels, ReduceMatchesHostBitForBit) {
+  Stream s;
+  std::mt19937 rng(11);
+  const std::size_t counts[] = {0, 1, 7, 15, 16, 17, 33, 4099, (1u << 20) + 3};
+  for (DType t : all_dtypes()) {
+    const std::size_t es = dtype_size(t);
+    for (ReduceOp op : all_ops()) {
+      for (std::size_t count : counts) {
+        // (inout offset, in offset) in elements: both aligned, both misaligned alike, different.
+        for (auto [oa, ob] : {std::pair<std::size_t, std::size_t>{0, 0}, {1, 1}, {0, 1}}) {
+          const auto a = random_values(count, t, rng), b = random_values(count, t, rng);
+          DeviceMemory da((count + 1) * es), db((count + 1) * es);
+          upload(da.bytes() + oa * es, a);
+          upload(db.bytes() + ob * es, b);
+          ASSERT_EQ(cuda::reduce(da.bytes() + oa * es, db.bytes() + ob * es, count, t, op, s.s),
+                    cudaSuccess);
+          CB_CUDA_CHECK(cudaStreamSynchronize(s.s));
+          auto want = a;
+          if (count) reduce_inplace(want.data(), b.data(), count, t, op);
+          EXPECT_EQ(download(da.bytes() + oa * es, count * es), want)
+              << dtype_name(t) << " " << op_name(op) << " count " << count << " offsets " << oa
+              << "," << ob;
+        }
+      }
+    }
+  }
+}
+
+TEST(DeviceKernels, FillMatchesHost) {
+  Stream s;
+  for (Collective c : {Collective::kAllReduce, Collective::kAllToAll}) {
+    for (DType t : all_dtypes()) {
+      for (ReduceOp op : all_ops()) {
+        for (int p : {1, 3, 8}) {
+          const std::size_t count = static_cast<std::size_t>(p) * 1001;
+          for (int rank : {0, p - 1}) {
+            DeviceMemory d(count * dtype_size(t));
+            ASSERT_EQ(cuda::fill_input(d.p, count, t, op, c, rank, p, 5, s.s), cudaSuccess);
+            CB_CUDA_CHECK(cudaStreamSynchronize(s.s));
+            std::vector<std::uint8_t> want(count * dtype_size(t));
+            fill_input(want.data(), count, t, op, c, rank, p, 5);
+            EXPECT_EQ(download(d.p, want.size()), want)
+                << collective_name(c) << " " << dtype_name(t) << " " << op_name(op) << " p " << p
+                << " rank " << rank;
+          }
+        }
+        if (c == Collective::kAllToAll) break;  // the op does not matter for all-to-all
+      }
+    }
+  }
+}
+
+// The exact output of `rank`, written with the pattern formulas directly.
+std::vector<std::uint8_t> expected_output(std::size_t count, DType t, ReduceOp op, Collective c,
+                                          int rank, int p, std::uint64_t seed) {
+  std::vector<std::uint8_t> v(count * dtype_size(t));
+  const double limit = dtype_exact_limit(t);
+  if (c == Collective::kAllReduce) {
+    const auto plan = pattern::make_allreduce_plan(static_cast<int>(op), p, limit);
+    for (std::size_t i = 0; i < count; ++i)
+      store_from_double(v.data(), i, t, pattern::allreduce_expected(plan, i, seed));
+  } else {
+    const std::size_t block = count / static_cast<std::size_t>(p);
+    const auto mod = pattern::alltoall_modulus(limit);
+    for (std::size_t j = 0; j < static_cast<std::size_t>(p); ++j)
+      for (std::size_t e = 0; e < block; ++e)
+        store_from_double(v.data(), j * block + e, t,
+                          pattern::alltoall_value(j, rank, p, e, seed, mod));
+  }
+  return v;
+}
+
+cuda::DeviceCheck device_check(const void* buf, std::size_t count, DType t, ReduceOp op,
+                               Collective c, int rank, int p, std::uint64_t seed, cudaStream_t s) {
+  DeviceMemory r(sizeof(cuda::DeviceCheck));
+  EXPECT_EQ(cuda::check_output(buf, count, t, op, c, rank, p, seed,
+                               static_cast<cuda::DeviceCheck*>(r.p), s),
+            cudaSuccess);
+  CB_CUDA_CHECK(cudaStreamSynchronize(s));
+  cuda::DeviceCheck h{};
+  CB_CUDA_CHECK(cudaMemcpy(&h, r.p, sizeof h, cudaMemcpyDeviceToHost));
+  return h;
+}
+
+TEST(DeviceKernels, CheckCountsWhatTheHostCounts) {
+  Stream s;
+  const int p = 3, rank = 1;
+  const std::uint64_t seed = 9;
+  for (Collective c : {Collective::kAllReduce, Collective::kAllToAll}) {
+    for (DType t : all_dtypes()) {
+      for (ReduceOp op : all_ops()) {
+        const std::size_t count = 3 * 4001;
+        const std::string what = std::string(collective_name(c)) + " " +
+                                 std::string(dtype_name(t)) + " " + std::string(op_name(op));
+        auto good = expected_output(count, t, op, c, rank, p, seed);
+        ASSERT_EQ(check_output(good.data(), count, t, op, c, rank, p, seed).wrong, 0u) << what;
+        DeviceMemory d(good.size());
+        upload(d.p, good);
+        auto r = device_check(d.p, count, t, op, c, rank, p, seed, s.s);
+        EXPECT_EQ(r.wrong, 0u) << what;
+        EXPECT_EQ(r.first_wrong, ~0ull) << what;
+
+        // One corrupted element: counted once, at its index, with the host's values.
+        ASSERT_EQ(cuda::add_to_element(d.p, 5, t, 3, s.s), cudaSuccess);
+        r = device_check(d.p, count, t, op, c, rank, p, seed, s.s);
+        const auto host =
+            check_output(download(d.p, good.size()).data(), count, t, op, c, rank, p, seed);
+        EXPECT_EQ(r.wrong, 1u) << what;
+        EXPECT_EQ(r.wrong, host.wrong) << what;
+        EXPECT_EQ(r.first_wrong, 5u) << what;
+        EXPECT_EQ(r.first_expected, host.first_expected) << what;
+        EXPECT_EQ(r.first_actual, host.first_actual) << what;
+
+        // An untouched sentinel: every element wrong.
+        ASSERT_EQ(cuda::fill_sentinel(d.p, count, t, s.s), cudaSuccess);
+        r = device_check(d.p, count, t, op, c, rank, p, seed, s.s);
+        EXPECT_EQ(r.wrong, count) << what;
+        EXPECT_EQ(r.first_wrong, 0u) << what;
+        if (c == Collective::kAllToAll) break;
+      }
+    }
+  }
+}
+
+// --- every algorithm over the NCCL transport, one thread per GPU -----------------------------
+
+struct Failures {
+  std::mutex mu;
+  std::vector<std::string> list;
+  std::size_t checked = 0;
+  void add(const std::string& s) {
+    std::lock_guard lock(mu);
+    if (list.size() < 40) list.push_back(s);
+  }
+};
+
+std::vector<ncclComm_t> init_comms(int n) {
+  std::vector<ncclComm_t> comms(static_cast<std::size_t>(n));
+  std::vector<int> devs(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) devs[static_cast<std::size_t>(i)] = i;
+  CB_NCCL_CHECK(ncclCommInitAll(comms.data(), n, devs.data()));
+  return comms;
+}
+
+// One rank: every algorithm of the registry that accepts the NCCL transport, checked on the
+// device after every collective. With `graph`, each collective is captured and replayed twice.
+void run_rank(NcclTransport& t, bool graph, Failures& fail) {
+  const int p = t.size(), rank = t.rank();
+  AlgorithmContext ctx;
+  ctx.transport = &t;
+  ctx.node_of_rank.assign(static_cast<std::size_t>(p), 0);
+  DeviceMemory result(sizeof(cuda::DeviceCheck));
+  cuda::DeviceCheck h{};
+  const std::size_t max_count = (std::size_t{1} << 20) + 7 * static_cast<std::size_t>(p);
+  DeviceMemory send(max_count * 8), recv(max_count * 8);
+  std::uint64_t seed = 1;
+  for (const auto& info : algorithm_registry()) {
+    const bool ar = info.collective == Collective::kAllReduce;
+    for (DType dt : {DType::kF32, DType::kBF16, DType::kI32}) {
+      for (ReduceOp op : {ReduceOp::kSum, ReduceOp::kMax}) {
+        if (!ar && op != ReduceOp::kSum) continue;
+        auto algo = info.make();
+        CollectiveArgs max{info.collective, max_count, dt, op, false};
+        if (!ar) max.count = max_count / static_cast<std::size_t>(p) * static_cast<std::size_t>(p);
+        if (algo->supports(ctx, max)) continue;  // the MPI natives refuse: expected
+        algo->prepare(ctx, max);
+        for (std::size_t c0 : {std::size_t{0}, std::size_t{1}, static_cast<std::size_t>(p + 1),
+                               std::size_t{4099}, max.count}) {
+          for (bool in_place : {false, true}) {
+            CollectiveArgs a = max;
+            a.in_place = in_place;
+            a.count = ar ? c0 : c0 * static_cast<std::size_t>(p);
+            if (a.count > max.count) a.count = max.count;
+            const std::string what =
+                std::string(info.name) + " " + std::string(collective_name(info.collective)) + " " +
+                std::string(dtype_name(dt)) + " " + std::string(op_name(op)) + " count " +
+                std::to_string(a.count) + (in_place ? " in" : " out") + (graph ? " graph" : "") +
+                " rank " + std::to_string(rank);
+            ++seed;
+            void* in = in_place ? recv.p : send.p;
+            CB_CUDA_CHECK(
+                cuda::fill_input(in, a.count, dt, op, info.collective, rank, p, seed, t.stream()));
+            if (!in_place) CB_CUDA_CHECK(cuda::fill_sentinel(recv.p, a.count, dt, t.stream()));
+            Status st;
+            if (!graph) {
+              st = algo->run(in, recv.p, a, Deadline::In(30));
+            } else {
+              // Out of place the graph is replayed twice (same result); in place once, since a
+              // second replay would start from the first one's output.
+              cudaGraph_t g = nullptr;
+              cudaGraphExec_t exec = nullptr;
+              CB_CUDA_CHECK(cudaStreamBeginCapture(t.stream(), cudaStreamCaptureModeThreadLocal));
+              st = algo->run(in, recv.p, a, Deadline::In(30));
+              CB_CUDA_CHECK(cudaStreamEndCapture(t.stream(), &g));
+              if (st.ok()) {
+                CB_CUDA_CHECK(cudaGraphInstantiate(&exec, g, 0));
+                CB_CUDA_CHECK(cudaGraphLaunch(exec, t.stream()));
+                if (!in_place) CB_CUDA_CHECK(cudaGraphLaunch(exec, t.stream()));
+                cudaGraphExecDestroy(exec);
+              }
+              cudaGraphDestroy(g);
+            }
+            if (st.ok()) st = t.synchronize(Deadline::In(60));
+            if (!st.ok()) {
+              fail.add(what + ": " + st.message);
+              return;  // the peers' next collective cannot match any more
+            }
+            CB_CUDA_CHECK(cuda::check_output(recv.p, a.count, dt, op, info.collective, rank, p,
+                                             seed, static_cast<cuda::DeviceCheck*>(result.p),
+                                             t.stream()));
+            CB_CUDA_CHECK(
+                cudaMemcpyAsync(&h, result.p, sizeof h, cudaMemcpyDeviceToHost, t.stream()));
+            CB_CUDA_CHECK(cudaStreamSynchronize(t.stream()));
+            if (h.wrong)
+              fail.add(what + ": " + std::to_string(h.wrong) + " wrong, first at " +
+                       std::to_string(h.first_wrong) + " (expected " +
+                       std::to_string(h.first_expected) + ", got " +
+                       std::to_string(h.first_actual) + ")");
+            std::lock_guard lock(fail.mu);
+            ++fail.checked;
+          }
+        }
+      }
+    }
+  }
+}
+
+void run_on_all_gpus(bool graph) {
+  const int n = std::min(g_visible, 4);
+  auto comms = init_comms(n);
+  Failures fail;
+  std::vector<std::thread> threads;
+  for (int d = 0; d < n; ++d) {
+    threads.emplace_back([&, d] {
+      try {
+        CB_CUDA_CHECK(cudaSetDevice(d));
+        NcclTransport t(comms[static_cast<std::size_t>(d)], d);
+        run_rank(t, graph, fail);
+      } catch (const std::exception& e) {
+        fail.add(std::string("rank ") + std::to_string(d) + ": " + e.what());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_GT(fail.checked, 0u);
+  for (const auto& f : fail.list) ADD_FAILURE() << f;
+}
+
+TEST(NcclTransportGpu, EveryAlgorithmOnEveryVisibleGpu) { run_on_all_gpus(false); }
+
+TEST(NcclTransportGpu, EveryAlgorithmCapturedInACudaGraph) { run_on_all_gpus(true); }
+
+}  // namespace
+}  // namespace collbench::collectives
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  if (auto why = collbench::bench::gpu_visibility_problem(&collbench::collectives::g_visible)) {
+    std::printf("SKIPPED: no GPU visible: %s\n", why->c_str());
+    return 77;
+  }
+  return RUN_ALL_TESTS();
+}

@@ -1,0 +1,179 @@
+// `collbench model ...` end to end through CLI11, without MPI: exit codes, the one-line errors,
+// and the JSON each command writes.
+#include <gtest/gtest.h>
+
+#include <CLI/CLI.hpp>
+#include <fstream>
+
+#include "bench/model_commands.h"
+#include "test_model_util.h"
+#include "topology/workload.h"
+
+namespace collbench::bench {
+namespace {
+
+using nlohmann::json;
+
+struct Outcome {
+  int rc = -1;
+  std::string err;
+};
+
+Outcome run(std::vector<std::string> args) {
+  CLI::App app{"collbench"};
+  std::function<int()> action;
+  add_model_commands(app, action);
+  std::vector<std::string> argv_s{"collbench"};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& s : argv_s) argv.push_back(s.data());
+  Outcome r;
+  try {
+    app.parse(static_cast<int>(argv.size()), argv.data());
+  } catch (const CLI::ParseError& e) {
+    r.rc = 100;
+    r.err = e.what();
+    return r;
+  }
+  if (!action) return r;
+  testing::internal::CaptureStderr();
+  testing::internal::CaptureStdout();
+  r.rc = action();
+  testing::internal::GetCapturedStdout();
+  r.err = testing::internal::GetCapturedStderr();
+  return r;
+}
+
+json read_json(const std::string& path) {
+  std::ifstream in(path);
+  return json::parse(in);
+}
+
+class ModelCommands : public testing::Test {
+ protected:
+  void SetUp() override { dir_ = model_test::temp_dir("cmd"); }
+  std::string path(const std::string& name) const { return dir_ + "/" + name; }
+  std::string dir_;
+};
+
+TEST_F(ModelCommands, SiteWritesTheArithmeticAndTheFabric) {
+  const Outcome r = run({"model", "site", "--power-mw", "300", "--gpu", "h100", "--json",
+                         path("site.json"), "--fabric-out", path("fabric.json")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const json j = read_json(path("site.json"));
+  const std::int64_t gpus = j["sites"][0]["gpus"];
+  EXPECT_GE(gpus, 180000);
+  EXPECT_LE(gpus, 230000);
+  EXPECT_FALSE(j["sites"][0]["arithmetic"].empty());
+  EXPECT_EQ(read_json(path("fabric.json"))["schema"], "collbench.fabric");
+  const Outcome bad = run({"model", "site", "--power-mw", "0.001"});
+  EXPECT_EQ(bad.rc, 2);
+  EXPECT_NE(bad.err.find("--power-mw"), std::string::npos) << bad.err;
+  EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
+}
+
+TEST_F(ModelCommands, PredictWritesEveryPointAndTheBest) {
+  const Outcome r = run({"model", "predict", "--profile", "h100,gb200", "-b", "1K", "-e", "1M",
+                         "--gpus", "8:64", "--json", path("p.json")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const json j = read_json(path("p.json"));
+  EXPECT_EQ(j["sizes"].size(), 11u);
+  EXPECT_EQ(j["gpus"].size(), 4u);
+  EXPECT_EQ(j["fabrics"].size(), 2u);
+  // best: 2 fabrics x 2 collectives x 11 sizes x 4 counts
+  EXPECT_EQ(j["best"].size(), 2u * 2 * 11 * 4);
+  for (const auto& b : j["best"]) {
+    EXPECT_GT(b["time_us"].get<double>(), 0);
+    EXPECT_GT(b["busbw_gbps"].get<double>(), 0);
+  }
+  EXPECT_GT(j["points"].size(), j["best"].size());
+  EXPECT_EQ(run({"model", "predict", "--profile", "h999"}).rc, 2);
+  EXPECT_EQ(run({"model", "predict", "--gpus", "0:8"}).rc, 2);
+  EXPECT_EQ(run({"model", "predict", "--algo", "magic"}).rc, 2);
+}
+
+TEST_F(ModelCommands, FitThenPredictOnTheFittedFabric) {
+  const std::string results =
+      model_test::write_file(dir_, "r.json", model_test::synth_results({}, {}).dump());
+  Outcome r = run({"model", "fit", results, "-o", path("fit.json"), "--json", path("report.json")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const json rep = read_json(path("report.json"));
+  EXPECT_GT(rep["records_used"].get<int>(), 50);
+  EXPECT_FALSE(rep["quality"].empty());
+  r = run({"model", "predict", "--fabric", path("fit.json"), "--gpus", "2:4", "-e", "64K"});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  // The fitted fabric has no inter-node tier: projecting beyond its 4 ranks is refused.
+  r = run({"model", "predict", "--fabric", path("fit.json"), "--gpus", "8"});
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("intra-node"), std::string::npos) << r.err;
+  r = run({"model", "fit", results, "--tiers", "intra,inter"});
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("inter-node"), std::string::npos) << r.err;
+  r = run({"model", "fit"});
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("results"), std::string::npos) << r.err;
+}
+
+TEST_F(ModelCommands, ValidateReportsPerAlgorithm) {
+  model_test::SynthOptions o;
+  o.placements = {{1, 2}, {1, 3}, {1, 4}, {1, 5}};
+  const std::string results =
+      model_test::write_file(dir_, "v.json", model_test::synth_results({}, o).dump());
+  const Outcome r = run({"model", "validate", results, "--json", path("val.json"), "--strict"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const json j = read_json(path("val.json"));
+  EXPECT_TRUE(j["pass"].get<bool>());
+  EXPECT_EQ(j["held_out_ranks"], 5);
+  EXPECT_GE(j["rows"].size(), 7u);
+}
+
+TEST_F(ModelCommands, StepPerGenerationAndBadConfigs) {
+  Outcome r = run({"model", "step", "--example", "deepseek-v3", "--profile", "h100,gb200", "--json",
+                   path("step.json")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const json j = read_json(path("step.json"));
+  ASSERT_EQ(j["profiles"].size(), 2u);
+  for (const auto& p : j["profiles"]) {
+    EXPECT_GT(p["total_ms"].get<double>(), 0);
+    EXPECT_FALSE(p["dp_scaling"].empty());
+    bool a2a = false;
+    for (const auto& c : p["collectives"]) a2a = a2a || c["op"] == "all-to-all";
+    EXPECT_TRUE(a2a);
+  }
+  r = run({"model", "step", "--example", "frontier-300mw", "--profile", "h100"});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  json bad = topology::workload_to_json(topology::builtin_workload("llama3-405b"));
+  bad["parallel"]["pp"] = 15;
+  const std::string cfg = model_test::write_file(dir_, "bad.json", bad.dump());
+  r = run({"model", "step", "--config", cfg});
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("parallel"), std::string::npos) << r.err;
+  r = run({"model", "step", "--example", "gpt-9"});
+  EXPECT_EQ(r.rc, 2);
+  // Scaled down to what a small machine has, predicted on a fitted fabric.
+  const std::string results =
+      model_test::write_file(dir_, "r.json", model_test::synth_results({}, {}).dump());
+  ASSERT_EQ(run({"model", "fit", results, "-o", path("fit.json")}).rc, 0);
+  r = run({"model", "step", "--example", "deepseek-v3", "--scale-to", "4", "--fabric",
+           path("fit.json"), "--json", path("scaled.json")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const json s = read_json(path("scaled.json"));
+  EXPECT_EQ(s["scaled_to"], 4);
+  EXPECT_EQ(s["parallel"]["ep"], 4);
+  EXPECT_GT(s["targets"][0]["total_ms"].get<double>(), 0);
+  r = run({"model", "step", "--scale-to", "8", "--fabric", path("fit.json")});
+  EXPECT_EQ(r.rc, 2);  // the fitted fabric holds 4 ranks
+  r = run({"model", "step", "--fabric", path("fit.json")});
+  EXPECT_EQ(r.rc, 2);
+}
+
+TEST_F(ModelCommands, ProfilesListsSources) {
+  const Outcome r = run({"model", "profiles", "--json", path("prof.json")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const json j = read_json(path("prof.json"));
+  ASSERT_EQ(j["profiles"].size(), 5u);
+  for (const auto& p : j["profiles"]) EXPECT_FALSE(p["sources"].empty());
+}
+
+}  // namespace
+}  // namespace collbench::bench

@@ -1,0 +1,181 @@
+// Closed-form α-β-γ cost of every modelled collective algorithm on a tiered fabric.
+//
+// Hockney model per message: α (latency of the tier crossed) + bytes·β (inverse bandwidth) and
+// γ per reduced byte. On a fabric with several tiers each step of an algorithm is charged at the
+// tier its partners cross; a step whose pairs cross several tiers takes the slowest. Formulas
+// (Thakur, Rabenseifner & Gropp 2005 on one tier; docs/model.md gives all of them):
+//
+//   ring                 2(p-1) hops, each at the tier of its ring edge; 2(p-1)/p·n per rank
+//   recursive doubling   lg p steps of n at distance 2^s (+2 fold steps if p != 2^k)
+//   rabenseifner         lg p halving + lg p doubling steps of n/2^(s+1) (+2 fold steps of n)
+//   binomial             ceil(lg p) reduce steps of n, then as many broadcast steps
+//   double_binary_tree   2(g-1) intra hops + 2·lg N hops between domains; 2n per domain link
+//   hierarchical         intra ring reduce-scatter, all-reduce of n/g per rail, intra all-gather
+//   hierarchical3        the same with one more reduce-scatter level across the tier-1 block
+//   hierarchical_leader  intra binomial reduce, leaders' all-reduce of n, intra binomial bcast
+//   in_switch            NVLS / SHARP: every rank moves n(1+1/g) through the switch
+//   linear / pairwise    p-1 messages; bytes leaving each tier block go at that tier's rate
+//   bruck                ceil(lg p) steps of about n/2 at distance 2^s
+//   hierarchical (a2a)   intra exchange by destination rail, then N-1 messages per rail
+//
+// Bandwidth at tier k (k >= 1) when a fraction f of the ranks of a tier-(k-1) block send across
+// it at once: min(flow_k, b_k / (f · oversubscription_k · ... · oversubscription_1)). That is how
+// oversubscription shows: all-to-all and recursive doubling put every rank across the top tier,
+// a ring only one edge per block. Traffic crossing a tier from a scale-up domain is spread over
+// the domain's links (as NCCL spreads rings over channels).
+//
+// The formulas are templates over the time type: `double` for prediction (no allocation, a few
+// hundred operations per point), `LinearTime` for fitting (the same formula gives the coefficient
+// of every parameter, choosing the branch of each max() at the current parameters).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include "collectives/dtype.h"
+#include "topology/fabric.h"
+
+namespace collbench::topology {
+
+using collectives::Collective;
+
+inline constexpr int kMaxTiers = 6;
+// Parameters of a fit: α_k (index k), β_k (index kMaxTiers + k), γ (index 2·kMaxTiers).
+inline constexpr int kNumParams = 2 * kMaxTiers + 1;
+constexpr int alpha_param(int tier) { return tier; }
+constexpr int beta_param(int tier) { return kMaxTiers + tier; }
+constexpr int gamma_param() { return 2 * kMaxTiers; }
+inline constexpr std::int64_t kUnbounded = std::int64_t{1} << 60;
+
+enum class ModelAlgo : int {
+  kRing,
+  kRecursiveDoubling,
+  kRabenseifner,
+  kBinomial,
+  kDoubleBinaryTree,
+  kHierarchical,
+  kHierarchical3,
+  kHierarchicalLeader,
+  kInSwitch,
+  kLinear,
+  kPairwise,
+  kBruck,
+  kAllToAllHierarchical,
+  kCount
+};
+inline constexpr int kNumModelAlgos = static_cast<int>(ModelAlgo::kCount);
+
+struct ModelAlgoInfo {
+  ModelAlgo algo;
+  Collective collective;
+  std::string_view name;     // matches the project's algorithm names where one exists
+  std::string_view summary;  // one line
+};
+std::span<const ModelAlgoInfo> model_algorithms();
+const ModelAlgoInfo& model_algorithm(ModelAlgo a);
+std::optional<ModelAlgo> find_model_algorithm(Collective c, std::string_view name);
+
+// A time that is linear in the parameters: value at the current parameters, constant part, and
+// the coefficient of each parameter.
+struct LinearTime {
+  double v = 0;
+  double k = 0;
+  double c[kNumParams] = {};
+
+  static LinearTime param(int index, double value) {
+    LinearTime t;
+    t.v = value;
+    t.c[index] = 1;
+    return t;
+  }
+  static LinearTime constant(double value) {
+    LinearTime t;
+    t.v = value;
+    t.k = value;
+    return t;
+  }
+  LinearTime& operator+=(const LinearTime& o) {
+    v += o.v;
+    k += o.k;
+    for (int i = 0; i < kNumParams; ++i) c[i] += o.c[i];
+    return *this;
+  }
+  LinearTime& operator*=(double s) {
+    v *= s;
+    k *= s;
+    for (int i = 0; i < kNumParams; ++i) c[i] *= s;
+    return *this;
+  }
+  friend LinearTime operator+(LinearTime a, const LinearTime& b) { return a += b; }
+  friend LinearTime operator*(LinearTime a, double s) { return a *= s; }
+  friend LinearTime operator*(double s, LinearTime a) { return a *= s; }
+};
+inline double value_of(double t) { return t; }
+inline double value_of(const LinearTime& t) { return t.v; }
+inline double max_of(double a, double b) { return a >= b ? a : b; }
+inline LinearTime max_of(const LinearTime& a, const LinearTime& b) { return a.v >= b.v ? a : b; }
+
+// The fabric in the form the formulas read: per tier the members of one block, α, β (s/byte per
+// rank), the β of one flow, and the cumulative oversubscription.
+template <class T>
+struct NetT {
+  int tiers = 0;
+  std::int64_t group[kMaxTiers] = {};  // members per block of tier k; the top is unbounded
+  T alpha[kMaxTiers] = {};
+  T beta[kMaxTiers] = {};
+  T flow_beta[kMaxTiers] = {};
+  double taper[kMaxTiers] = {};  // oversubscription accumulated from tier 1 up to tier k
+  bool in_switch[kMaxTiers] = {};
+  double in_switch_eff[kMaxTiers] = {};
+  std::int64_t channels = 1;  // members sharing a scale-up domain (they spread crossing traffic)
+  // Tier 0 is a network tier whose links (the NIC) also carry the traffic of the tiers above;
+  // true in the view of a group with one member per scale-up domain.
+  bool shared_tier0 = false;
+  double active = 1;  // fraction of all ranks that run this pattern at the same time
+  T gamma = {};
+  double call_overhead_s = 0;
+  // Algorithm between the domains of the hierarchical algorithms (a flat all-reduce), or kCount
+  // for the best of ring, rabenseifner and double_binary_tree (prediction). A fit sets what the
+  // measured implementation runs (the harness's --inter-algo, ring by default).
+  ModelAlgo inner = ModelAlgo::kCount;
+};
+using ModelNet = NetT<double>;
+
+ModelNet make_net(const Fabric& f);
+
+// The net seen by one of the groups made of every `stride`-th rank (a data-parallel group beside
+// its tensor-parallel peers, the rails of a hierarchical algorithm), all such groups running at
+// once. `active_scale` < 1 when only some ranks take part (node leaders: 1/g).
+template <class T>
+NetT<T> strided_net(const NetT<T>& net, std::int64_t stride, double active_scale = 1.0);
+
+// Seconds for one call on `ranks` consecutive members of `net`, `bytes` per rank (all-to-all:
+// total bytes each rank sends). NaN when the algorithm does not apply (in-switch reduction on a
+// fabric without it, three levels on fewer than three tiers). 0 ranks or 1 rank cost nothing.
+double predict_time(const ModelNet& net, ModelAlgo algo, double bytes, std::int64_t ranks);
+LinearTime predict_linear(const NetT<LinearTime>& net, ModelAlgo algo, double bytes,
+                          std::int64_t ranks);
+
+// One message of `bytes` between ranks `distance` apart (pipeline-parallel send), all ranks
+// sending at once.
+double predict_p2p(const ModelNet& net, std::int64_t distance, double bytes);
+
+struct BestChoice {
+  ModelAlgo algo = ModelAlgo::kRing;
+  double time_s = std::numeric_limits<double>::quiet_NaN();
+};
+BestChoice best_algorithm(const ModelNet& net, Collective c, double bytes, std::int64_t ranks);
+
+// nccl-tests conventions: algbw = bytes / time; busbw = algbw · 2(p-1)/p (all-reduce) or
+// · (p-1)/p (all-to-all). GB/s decimal.
+double bus_factor(Collective c, std::int64_t ranks);
+inline double algbw_gbps(double bytes, double time_s) { return bytes / time_s / 1e9; }
+inline double busbw_gbps(Collective c, double bytes, std::int64_t ranks, double time_s) {
+  return algbw_gbps(bytes, time_s) * bus_factor(c, ranks);
+}
+
+}  // namespace collbench::topology

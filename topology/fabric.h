@@ -1,0 +1,66 @@
+// The fabric of a cluster as the cost model sees it: nested tiers of ranks (GPUs), from the
+// scale-up domain (NVLink island, or the ranks of one node) up through leaf/rail, spine and core.
+//
+// Tier k groups ranks into blocks of `group_size` consecutive ranks; two ranks talk over tier k
+// when the smallest block holding both is a tier-k block. Ranks are numbered so that consecutive
+// ranks share the lowest tiers (block placement), which is how launchers place them by default.
+//
+// Bandwidth is given per rank: on a GPU system with one NIC per GPU the tier-1 figure is the NIC
+// rate; on a CPU node whose ranks share one link it is the link rate divided by the ranks of the
+// node, and `flow_gbps` (what one flow can reach) is the whole link. Oversubscription on tier k
+// divides the capacity of the links that carry traffic across tier k (it accumulates upward).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace collbench::topology {
+
+struct Tier {
+  std::string name;                 // "nvlink", "leaf", "spine", "core", "intra-node", ...
+  std::int64_t group_size = 0;      // ranks in one block of this tier; 0 = unbounded (top)
+  double alpha_us = 0;              // latency of one message that crosses this tier
+  double bandwidth_gbps = 0;        // per-rank bandwidth at this tier, decimal GB/s
+  double efficiency = 1;            // achieved fraction of bandwidth_gbps (and of flow_gbps)
+  double flow_gbps = 0;             // most one flow can reach; 0 = bandwidth_gbps
+  double oversubscription = 1;      // taper of the links crossing this tier (>= 1)
+  bool in_switch = false;           // switches of this tier reduce data (NVLS, SHARP)
+  double in_switch_efficiency = 1;  // achieved fraction of link bandwidth when they do
+  std::map<std::string, std::string> sources;  // field name -> where its value comes from
+
+  double effective_gbps() const { return bandwidth_gbps * efficiency; }
+  double effective_flow_gbps() const {
+    return (flow_gbps > 0 ? flow_gbps : bandwidth_gbps) * efficiency;
+  }
+};
+
+struct Fabric {
+  std::string name;
+  std::string description;
+  std::vector<Tier> tiers;  // lowest (scale-up) first
+  double reduce_gbps = 0;   // reduction throughput (γ = 1 / rate); 0 = free (fused in transfer)
+  double call_overhead_us = 0;  // fixed cost of one collective call (kernel launch, setup)
+  std::int64_t gpus = 0;        // ranks the fabric holds; 0 = not stated
+  std::map<std::string, std::string> sources;
+
+  // Throws UsageError naming the first bad field ("tiers[1].bandwidth_gbps: must be > 0").
+  void validate() const;
+  // γ in seconds per byte.
+  double gamma_s_per_byte() const { return reduce_gbps > 0 ? 1.0 / (reduce_gbps * 1e9) : 0.0; }
+};
+
+// JSON form: {"schema": "collbench.fabric", "schema_version": 1, "name", "tiers": [...], ...}.
+// `where` prefixes error messages (a file name). Throws UsageError naming the field.
+Fabric fabric_from_json(const nlohmann::json& j, const std::string& where);
+nlohmann::json fabric_to_json(const Fabric& f);
+Fabric load_fabric(const std::string& path);
+void save_fabric(const Fabric& f, const std::string& path);
+
+// Writes text to path through a temporary file in the same folder and a rename, so a reader
+// never sees half a file. Throws Error when the folder is not writable.
+void write_file_atomic(const std::string& path, const std::string& text);
+
+}  // namespace collbench::topology
