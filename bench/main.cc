@@ -11,6 +11,7 @@
 #include "bench/model_commands.h"
 #include "bench/mpi_session.h"
 #include "bench/topo_command.h"
+#include "bench/workload_run.h"
 #include "bench/provenance.h"
 #include "collectives/error.h"
 
@@ -28,6 +29,7 @@ int main(int argc, char** argv) {
   bench::add_tune_command(app, action, args, &argc, &argv);
   bench::add_topo_command(app, action);
   bench::add_model_commands(app, action);
+  bench::add_workload_command(app, action, args, &argc, &argv);
 
   // Usage errors are reported once per command line (launcher rank 0, and the first rank of each
   // other MPMD command line) before MPI starts, so a bad flag never leaves ranks waiting for each

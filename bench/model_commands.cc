@@ -622,7 +622,27 @@ struct FitArgs {
   bool no_holdout_ranks = false;
   double target = 0.15;
   bool strict = false;
+  // Only records in this size range (both): e.g. the DRAM-bound sizes, where one bandwidth holds.
+  std::string min_bytes, max_bytes;
 };
+
+// The loaded records, less those outside --min-bytes/--max-bytes (said in `skipped`).
+topology::LoadedRecords load_in_range(const FitArgs& a) {
+  topology::LoadedRecords loaded = topology::load_result_files(a.files, a.stat);
+  if (a.min_bytes.empty() && a.max_bytes.empty()) return loaded;
+  const double lo = a.min_bytes.empty() ? 0.0 : static_cast<double>(parse_size(a.min_bytes, "--min-bytes"));
+  const double hi = a.max_bytes.empty() ? 1e300 : static_cast<double>(parse_size(a.max_bytes, "--max-bytes"));
+  if (lo > hi) throw UsageError("--min-bytes " + a.min_bytes + " is above --max-bytes " + a.max_bytes);
+  const auto before = loaded.records.size();
+  std::erase_if(loaded.records, [&](const topology::FitRecord& r) { return r.bytes < lo || r.bytes > hi; });
+  const auto dropped = before - loaded.records.size();
+  if (dropped)
+    loaded.skipped.push_back(std::to_string(dropped) + " records: outside " +
+                             (a.min_bytes.empty() ? "0" : a.min_bytes) + " .. " +
+                             (a.max_bytes.empty() ? "any" : a.max_bytes) + " bytes");
+  if (loaded.records.empty()) throw UsageError("no records between --min-bytes and --max-bytes");
+  return loaded;
+}
 
 topology::FitOptions fit_options(const FitArgs& a) {
   topology::FitOptions o;
@@ -689,7 +709,7 @@ json params_json(const topology::FitResult& r) {
 
 int run_fit(const FitArgs& a) {
   const topology::FitOptions opt = fit_options(a);
-  const topology::LoadedRecords loaded = topology::load_result_files(a.files, a.stat);
+  const topology::LoadedRecords loaded = load_in_range(a);
   const topology::FitResult r = topology::fit_records(loaded.records, opt);
   std::printf(
       "Fit of alpha/beta/gamma (time statistic: %s; weighted least squares on relative "
@@ -746,7 +766,7 @@ int run_validate(const FitArgs& a) {
   vo.holdout_max_ranks = !a.no_holdout_ranks;
   if (!(a.target > 0)) throw UsageError("--target: must be > 0");
   vo.target = a.target;
-  const topology::LoadedRecords loaded = topology::load_result_files(a.files, a.stat);
+  const topology::LoadedRecords loaded = load_in_range(a);
   const topology::ValidationResult v = topology::validate_records(loaded.records, vo);
   std::printf("Held-out validation: fit on part of the sweep, predict the rest (statistic %s)\n",
               a.stat.c_str());
@@ -1090,6 +1110,10 @@ void add_model_commands(CLI::App& app, std::function<int()>& action) {
     c->add_option("--gamma-gbps", a->gamma_gbps,
                   "fix the reduction rate (GB/s; 0 = free) instead of fitting it");
     c->add_option("--json", a->json_path, "write the same content as JSON");
+    c->add_option("-b,--min-bytes", a->min_bytes,
+                  "use only records of at least this size (e.g. 4M: the sizes that stream from "
+                  "memory, where one bandwidth holds)");
+    c->add_option("-e,--max-bytes", a->max_bytes, "use only records of at most this size");
     if (validate) {
       c->add_option("--holdout-every", a->holdout_every, "hold out every n-th size")
           ->capture_default_str();

@@ -126,6 +126,10 @@ json options_json(const Options& o) {
   for (auto op : o.ops) ops.push_back(collectives::op_name(op));
   j["ops"] = ops;
   j["placement"] = o.placement == Placement::kOut ? "out" : o.placement == Placement::kIn ? "in" : "both";
+  j["backend"] = o.backend;
+  if (!o.gpu_map.empty()) j["gpu_map"] = o.gpu_map;
+  j["cuda_graph"] = o.cuda_graph;
+  if (!o.selection_file.empty()) j["selection_file"] = o.selection_file;
   return j;
 }
 

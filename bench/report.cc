@@ -136,12 +136,13 @@ std::string ResultSink::to_csv() const {
   std::ostringstream s;
   s << "collective,algorithm,selected_algorithm,backend,dtype,op,placement,bytes,count,ranks,"
        "nodes,repeat,iters,time_us_mean,time_us_min,time_us_p50,time_us_p95,time_us_p99,"
-       "time_us_max,time_us_stdev,algbw_gbps,busbw_gbps,busbw_p50_gbps,slowest_rank,wrong\n";
+       "time_us_max,time_us_stdev,algbw_gbps,busbw_gbps,busbw_p50_gbps,slowest_rank,wrong,"
+       "nccl_estimate_us\n";
   char buf[512];
   for (const auto& r : records_) {
     std::snprintf(buf, sizeof buf,
                   "%s,%s,%s,%s,%s,%s,%s,%zu,%zu,%d,%d,%d,%d,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,"
-                  "%.6f,%.6f,%.6f,%d,%lld\n",
+                  "%.6f,%.6f,%.6f,%d,%lld,%s\n",
                   std::string(collectives::collective_name(r.collective)).c_str(),
                   r.algorithm.c_str(), r.selected_algorithm.c_str(), r.backend.c_str(),
                   std::string(collectives::dtype_name(r.dtype)).c_str(),
@@ -151,7 +152,9 @@ std::string ResultSink::to_csv() const {
                   r.in_place ? "in" : "out", r.bytes, r.count, r.ranks, r.nodes, r.repeat,
                   r.iters, r.time_us.mean, r.time_us.min, r.time_us.p50, r.time_us.p95,
                   r.time_us.p99, r.time_us.max, r.time_us.stdev, r.algbw_gbps, r.busbw_gbps,
-                  r.busbw_p50_gbps, r.slowest_rank, static_cast<long long>(r.wrong));
+                  r.busbw_p50_gbps, r.slowest_rank, static_cast<long long>(r.wrong),
+                  // NCCL's own estimate (ncclGroupSimulateEnd) where there is one, else empty.
+                  r.nccl_estimate_us >= 0 ? std::to_string(r.nccl_estimate_us).c_str() : "");
     s << buf;
   }
   return s.str();

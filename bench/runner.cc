@@ -574,7 +574,9 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
   // 5. Results sink and header on rank 0; the watchdog everywhere.
   std::unique_ptr<ResultSink> sink;
   json prov = make_provenance(o, hosts, backend->name());
-  for (const auto& [k, v] : backend->metadata().items()) prov[k] = v;
+  // Named: a range-for over items() of a temporary would outlive the temporary.
+  const json backend_meta = backend->metadata();
+  for (const auto& [k, v] : backend_meta.items()) prov[k] = v;
   if (world_rank == 0) {
     sink = std::make_unique<ResultSink>(o, prov, options_json(o));
     sink->set_topology(topo);

@@ -26,7 +26,7 @@ using Clock = std::chrono::steady_clock;
 
 const char* phase_name(int p) {
   switch (static_cast<Phase>(p)) {
-    case Phase::kIdle: return "idle";
+    case Phase::kIdle: return "set-up, before the step's barrier";
     case Phase::kBarrier: return "the barrier before the size";
     case Phase::kWarmup: return "warm-up";
     case Phase::kTimed: return "timed iterations";
@@ -239,15 +239,22 @@ void Watchdog::collect_and_abort(const std::string& first_reason) {
     }
   }
   std::ostringstream msg;
+  // Iteration numbers mean something only inside the loops (warm-up, timed, check).
+  const auto where = [](const Report& r) {
+    std::string s = phase_name(r.phase);
+    const auto p = static_cast<Phase>(r.phase);
+    if (p == Phase::kWarmup || p == Phase::kTimed || p == Phase::kCheck)
+      s += " iteration " + std::to_string(r.iteration);
+    return s;
+  };
   msg << "collbench: timeout: " << first_reason << "; stuck in " << front.description << ", "
-      << phase_name(front.phase) << " iteration " << front.iteration << ".";
+      << where(front) << ".";
   if (!behind.empty()) {
     msg << " Ranks that had not arrived: " << rank_list(behind) << " (";
     bool first = true;
     for (int r : behind) {
       const auto& rep = reports[r];
-      msg << (first ? "" : "; ") << "rank " << r << " on " << rep.host << " in "
-          << phase_name(rep.phase) << " iteration " << rep.iteration;
+      msg << (first ? "" : "; ") << "rank " << r << " on " << rep.host << " in " << where(rep);
       if (rep.step != front.step) msg << " of an earlier step: " << rep.description;
       first = false;
     }

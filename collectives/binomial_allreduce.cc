@@ -4,8 +4,8 @@
 //   (rank + 1, rank + 2, rank + 4 ... below its lowest set bit), smallest subtree first, then
 //   sends its partial to its parent (rank with the lowest set bit cleared). Broadcast: the same
 //   tree downwards, largest subtree first.
-// Bytes sent per rank: 2n on inner ranks at most (n up, n per child down: rank 0 sends
-//   n ceil(lg p)); the root's links carry the whole vector lg p times each way.
+// Bytes sent per rank: n to the parent (every rank but 0) plus n to each child: leaves send n,
+//   rank 0 sends n ceil(lg p); the root's links carry the whole vector lg p times each way.
 // Cost: 2 ceil(lg p) α + 2 ceil(lg p) n β + ceil(lg p) n γ: simple and latency-optimal in
 //   rounds, but bandwidth-poor for long vectors.
 // Scratch: n bytes (one child's vector).

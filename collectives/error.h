@@ -37,7 +37,8 @@ struct Deadline {
 
   static Deadline Never() { return {}; }
   static Deadline In(double seconds) {
-    if (seconds <= 0) return Never();
+    // Beyond 10^9 s (32 years) is "never": longer would overflow the clock's nanoseconds.
+    if (!(seconds > 0) || seconds > 1e9) return Never();
     return {std::chrono::steady_clock::now() +
             std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                 std::chrono::duration<double>(seconds))};

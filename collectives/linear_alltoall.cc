@@ -1,8 +1,9 @@
 // All-to-all "linear": every send and receive posted at once, in a staggered order.
 //
-// Steps: one round. Rank r copies its own block locally, posts the receive from r - k and the
-//   send to r + k for k = 1..p-1 (all receives first), then waits once. The stagger makes every
-//   rank start with a different peer, so no rank is the first target of all the others.
+// Steps: one round. Rank r posts the receive from r - k and the send to r + k for k = 1..p-1
+//   (all receives first), copies its own block locally while the messages move, then waits
+//   once. The stagger makes every rank start with a different peer, so no rank is the first
+//   target of all the others.
 // Bytes sent per rank: (p-1)/p n (n = bytes each rank sends in total, blocks of n/p).
 // Cost: (p-1) α + (p-1)/p n β with all messages in flight together (the transport and the
 //   fabric decide how well they overlap); no reduction.
@@ -48,8 +49,6 @@ class LinearAlltoall final : public Algorithm {
       t.copy(scratch_.data(), recv, a.bytes());
       src = scratch_.data();
     }
-    t.copy(algo::at(recv, static_cast<std::size_t>(r), bb),
-           algo::at(src, static_cast<std::size_t>(r), bb), bb);
     for (int k = 1; k < p; ++k) {
       const int from = pt::linear_recv_peer(r, p, k);
       t.irecv(algo::at(recv, static_cast<std::size_t>(from), bb), bb, from, algo::kTagLinear);
@@ -58,6 +57,9 @@ class LinearAlltoall final : public Algorithm {
       const int to = pt::linear_send_peer(r, p, k);
       t.isend(algo::at(src, static_cast<std::size_t>(to), bb), bb, to, algo::kTagLinear);
     }
+    // The own block is copied after posting, while peers already pull their blocks.
+    t.copy(algo::at(recv, static_cast<std::size_t>(r), bb),
+           algo::at(src, static_cast<std::size_t>(r), bb), bb);
     return t.wait_all(deadline);
   }
 

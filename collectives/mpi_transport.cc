@@ -92,8 +92,10 @@ void MpiTransport::reduce(void* inout, const void* in, std::size_t count, DType 
 }
 
 std::unique_ptr<Transport> MpiTransport::split(int color, int key) {
-  MPI_Comm sub;
-  CB_MPI_CHECK(MPI_Comm_split(comm_, color, key, &sub));
+  MPI_Comm sub = MPI_COMM_NULL;
+  // A negative color joins no group (MPI_UNDEFINED), as in the in-process transport.
+  CB_MPI_CHECK(MPI_Comm_split(comm_, color < 0 ? MPI_UNDEFINED : color, key, &sub));
+  if (sub == MPI_COMM_NULL) return nullptr;
   return std::make_unique<MpiTransport>(sub, max_count_, true);
 }
 

@@ -1,5 +1,7 @@
 #include "collectives/selection.h"
 
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -25,21 +27,27 @@ SelectionRule rule(std::size_t lo, std::size_t hi, std::string algo, int min_ran
 }  // namespace
 
 SelectionTable SelectionTable::builtin() {
-  // From scripts/bench-algorithms.sh on a 2-core shared-memory VM (2 and 4 ranks, OpenMPI 4.1
-  // vader) and the α-β-γ costs: whole-vector exchanges while latency dominates, Rabenseifner in
-  // between, the ring for long vectors (fewest bytes per link, pipelined). All-to-all: Bruck's
-  // lg p rounds for short blocks on many ranks, then all messages in flight (linear), and one
-  // peer at a time (pairwise) for long blocks where flooding receivers costs.
+  // From the α-β-γ costs (docs/algorithms.md) and measurements on a 2-core VM (OpenMPI 4.1 over
+  // shared memory, 2 and 4 ranks; scripts/bench-algorithms.sh): whole-vector exchanges while
+  // latency dominates (on 2 ranks recursive doubling sends no more bytes than the ring and needs
+  // one step instead of two), Rabenseifner in between, the ring for long vectors (fewest bytes
+  // per link, no fold penalty for non-powers of two). All-to-all: Bruck's lg p rounds for short
+  // blocks on several ranks, then every message in flight at once (linear), and one peer at a
+  // time (pairwise) for long blocks on many ranks, where flooding receivers costs. `collbench
+  // tune` replaces these with measurements of the machine at hand.
   SelectionTable t;
   t.note = "built-in defaults";
   t.allreduce_ = {
-      rule(0, 16 * KiB, "recursive_doubling"),
-      rule(16 * KiB + 1, 512 * KiB, "rabenseifner"),
-      rule(512 * KiB + 1, kUnbounded, "ring"),
+      rule(0, 8 * KiB, "recursive_doubling"),
+      rule(8 * KiB + 1, 1 * MiB, "recursive_doubling", 2, 2),
+      rule(8 * KiB + 1, 1 * MiB, "rabenseifner"),
+      rule(1 * MiB + 1, kUnbounded, "ring"),
   };
   t.alltoall_ = {
-      rule(0, 4 * KiB, "bruck", 8),
+      rule(0, 1 * KiB, "bruck", 4, 7),
+      rule(0, 8 * KiB, "bruck", 8),
       rule(0, 1 * MiB, "linear"),
+      rule(1 * MiB + 1, kUnbounded, "linear", 1, 4),
       rule(1 * MiB + 1, kUnbounded, "pairwise"),
   };
   return t;
@@ -105,12 +113,28 @@ SelectionTable SelectionTable::parse(std::string_view text, std::string_view ori
         if (!e.contains("algorithm") || !e["algorithm"].is_string())
           throw UsageError(at + " has no \"algorithm\" string");
         r.algorithm = e["algorithm"].get<std::string>();
-        if (e.contains("min_bytes")) r.min_bytes = e["min_bytes"].get<std::size_t>();
+        // A whole number in [0, limit], checked before any conversion (a double beyond the
+        // target type's range would be undefined behaviour, not an error).
+        const auto whole = [&](const char* key, double limit) {
+          const auto& v = e[key];
+          if (!v.is_number())
+            throw UsageError(at + ": \"" + key + "\" must be a number, got " + v.dump());
+          if (v.is_number_unsigned() && v.get<std::uint64_t>() <= static_cast<std::uint64_t>(limit))
+            return v.get<std::uint64_t>();
+          const double d = v.get<double>();
+          if (!(d >= 0) || d != std::floor(d) || d > limit)
+            throw UsageError(at + ": \"" + key + "\" must be a whole number from 0 to " +
+                             std::to_string(static_cast<std::uint64_t>(limit)) + ", got " + v.dump());
+          return static_cast<std::uint64_t>(d);
+        };
+        constexpr double kBytesLimit = 9007199254740992.0;  // 2^53: 8 PiB
+        constexpr double kRanksLimit = 2147483647.0;
+        if (e.contains("min_bytes")) r.min_bytes = whole("min_bytes", kBytesLimit);
         if (e.contains("max_bytes") && !e["max_bytes"].is_null())
-          r.max_bytes = e["max_bytes"].get<std::size_t>();
-        if (e.contains("min_ranks")) r.min_ranks = e["min_ranks"].get<int>();
+          r.max_bytes = whole("max_bytes", kBytesLimit);
+        if (e.contains("min_ranks")) r.min_ranks = static_cast<int>(whole("min_ranks", kRanksLimit));
         if (e.contains("max_ranks") && !e["max_ranks"].is_null())
-          r.max_ranks = e["max_ranks"].get<int>();
+          r.max_ranks = static_cast<int>(whole("max_ranks", kRanksLimit));
       } catch (const nlohmann::json::exception& ex) {
         throw UsageError(at + ": " + ex.what());
       }

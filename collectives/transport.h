@@ -81,7 +81,8 @@ class Transport {
   virtual Buffer allocate(std::size_t bytes) { return allocate_host(bytes); }
 
   // A transport over the ranks that passed the same color, ordered by key then old rank.
-  // Collective over this transport: every rank must call it.
+  // Collective over this transport: every rank must call it. A negative color joins no group
+  // and gets nullptr.
   virtual std::unique_ptr<Transport> split(int color, int key) = 0;
 };
 

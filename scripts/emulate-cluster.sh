@@ -22,6 +22,10 @@ set -euo pipefail
 
 readonly SKIP=77
 readonly NAME="${CB_CLUSTER_NAME:-cbc}"
+# Token-bucket depth of every link (tc tbf burst); CB_CLUSTER_BURST overrides it.
+readonly BURST="${CB_CLUSTER_BURST:-64kb}"
+# How long a packet may wait in a link's queue (tc tbf latency); CB_CLUSTER_QUEUE overrides it.
+readonly QLAT="${CB_CLUSTER_QUEUE:-100ms}"
 readonly STATE="/run/collbench-cluster-${NAME}"
 readonly SUBNET_PREFIX="10.213.0"
 readonly FIRST_HOST=10
@@ -109,8 +113,8 @@ cmd_up() {
     ip -n "$ns" link set eth0 up
     # The node's link limited in both directions, as a NIC port is: node -> switch on eth0,
     # switch -> node on the switch port.
-    tc -n "$ns" qdisc add dev eth0 root tbf rate "$rate" burst 64kb latency 100ms
-    tc -n "$SWITCH_NS" qdisc add dev "p$i" root tbf rate "$rate" burst 64kb latency 100ms
+    tc -n "$ns" qdisc add dev eth0 root tbf rate "$rate" burst "$BURST" latency "$QLAT"
+    tc -n "$SWITCH_NS" qdisc add dev "p$i" root tbf rate "$rate" burst "$BURST" latency "$QLAT"
     echo "$(node_addr "$i") $ns $(node_host "$i")" >>"$STATE/hosts"
   done
   echo "$n" >"$STATE/nodes"
@@ -155,7 +159,11 @@ cmd_run() {
 
   local -a mpirun=(mpirun --hostfile "$STATE/hostfile" -np "$np" --map-by "ppr:${per_node}:node"
     --mca plm_rsh_agent "$AGENT" --mca plm_rsh_no_tree_spawn 1
-    --mca btl vader,tcp,self --mca btl_tcp_if_include eth0 --mca oob_tcp_if_include eth0)
+    --mca btl vader,tcp,self --mca btl_tcp_if_include eth0 --mca oob_tcp_if_include eth0
+    --mca btl_tcp_links 2)
+  # btl_tcp_links 2: two TCP connections per pair of ranks. With one, Open MPI's TCP BTL moves a
+  # pair's two directions in turn (a 2-rank all-reduce over a link reaches half its rate); real
+  # NICs, and UCX over them, are full duplex.
   if ((np > $(nproc))); then
     mpirun+=(--oversubscribe --mca mpi_yield_when_idle 1)
   fi

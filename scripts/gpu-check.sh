@@ -151,7 +151,8 @@ if os.path.exists(mpath):
                 ratio = r / copy
                 if not name.startswith("reduce_misaligned"):
                     worst = min(worst, ratio)
-                parts.append(f"{name.split('/')[0].replace('reduce', '')}{'/'.join(name.split('/')[1:3])} {ratio:.0%}")
+                misaligned = " misaligned" if name.startswith("reduce_misaligned") else ""
+                parts.append(f"{'/'.join(name.split('/')[1:3])}{misaligned} {ratio:.0%}")
         verdict = "OK" if worst >= 0.8 else "BELOW 80%"
         bad |= worst < 0.8
         print(f"  reduce vs copy at {label}: copy {copy:.0f} GB/s (memory traffic); "

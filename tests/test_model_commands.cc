@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <fstream>
 
 #include "bench/model_commands.h"
@@ -52,6 +53,7 @@ json read_json(const std::string& path) {
 class ModelCommands : public testing::Test {
  protected:
   void SetUp() override { dir_ = model_test::temp_dir("cmd"); }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
   std::string path(const std::string& name) const { return dir_ + "/" + name; }
   std::string dir_;
 };

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 
 #include "collectives/error.h"
 #include "test_model_util.h"
@@ -18,7 +19,9 @@ using model_test::TrueParams;
 std::vector<FitRecord> load(const nlohmann::json& results, const std::string& name) {
   const std::string dir = model_test::temp_dir("fit");
   const std::string path = model_test::write_file(dir, name, results.dump());
-  return load_result_files({path}).records;
+  auto records = load_result_files({path}).records;
+  std::filesystem::remove_all(dir);
+  return records;
 }
 
 double rel(double got, double want) { return std::fabs(got - want) / want; }
@@ -169,6 +172,10 @@ TEST(ModelFit, ValidationFailsWhenTheModelIsWrong) {
 
 TEST(ModelFit, LoaderNamesTheBadField) {
   const std::string dir = model_test::temp_dir("loader");
+  struct Cleanup {
+    std::string d;
+    ~Cleanup() { std::filesystem::remove_all(d); }
+  } cleanup{dir};
   auto good = model_test::synth_results({}, {});
   auto not_result = good;
   not_result["schema"] = "something.else";

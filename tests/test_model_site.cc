@@ -123,6 +123,7 @@ TEST(ModelFabric, JsonRoundTrip) {
   EXPECT_EQ(fabric_to_json(load_fabric(dir + "/f.json")), fabric_to_json(f));
   for (const auto& e : std::filesystem::directory_iterator(dir))
     EXPECT_EQ(e.path().filename().string().find(".tmp."), std::string::npos);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(ModelFabric, ErrorsNameTheField) {

@@ -178,29 +178,29 @@ TEST_P(ReduceTest, MatchesScalarReference) {
       auto a = random_elems(t, n + shift, rng), b = random_elems(t, n + shift, rng);
       std::vector<std::uint8_t> expect(n * es);
       for (std::size_t i = 0; i < n; ++i)
-        ref_elem(t, op, &a[(i + shift) * es], &b[(i + shift) * es], &expect[i * es]);
+        ref_elem(t, op, a.data() + (i + shift) * es, b.data() + (i + shift) * es, expect.data() + i * es);
       auto cmp = [&](const std::uint8_t* got, const char* form) {
         for (std::size_t i = 0; i < n; ++i)
-          ASSERT_EQ(std::memcmp(got + i * es, &expect[i * es], es), 0)
+          ASSERT_EQ(std::memcmp(got + i * es, expect.data() + i * es, es), 0)
               << dtype_name(t) << " " << op_name(op) << " " << form << " n=" << n << " shift "
               << shift << " element " << i << ": got " << element_as_double(got, i, t)
               << " expected " << element_as_double(expect.data(), i, t) << " (a "
-              << element_as_double(&a[shift * es], i, t) << ", b "
-              << element_as_double(&b[shift * es], i, t) << ")";
+              << element_as_double(a.data() + shift * es, i, t) << ", b "
+              << element_as_double(b.data() + shift * es, i, t) << ")";
       };
       // out of place
       std::vector<std::uint8_t> out(n * es + 1, 0xEE);
-      reduce_into(out.data(), &a[shift * es], &b[shift * es], n, t, op);
+      reduce_into(out.data(), a.data() + shift * es, b.data() + shift * es, n, t, op);
       cmp(out.data(), "into");
       EXPECT_EQ(out[n * es], 0xEE) << "wrote past the end";
       // out aliases b
       auto b2 = b;
-      reduce_into(&b2[shift * es], &a[shift * es], &b2[shift * es], n, t, op);
-      cmp(&b2[shift * es], "out==b");
+      reduce_into(b2.data() + shift * es, a.data() + shift * es, b2.data() + shift * es, n, t, op);
+      cmp(b2.data() + shift * es, "out==b");
       // in place
       auto a2 = a;
-      reduce_inplace(&a2[shift * es], &b[shift * es], n, t, op);
-      cmp(&a2[shift * es], "inplace");
+      reduce_inplace(a2.data() + shift * es, b.data() + shift * es, n, t, op);
+      cmp(a2.data() + shift * es, "inplace");
     }
   }
 }

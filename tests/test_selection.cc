@@ -27,7 +27,11 @@ TEST(Selection, BuiltinNamesRegisteredAlgorithmsEverywhere) {
   }
   EXPECT_EQ(t.choose(Collective::kAllReduce, 8, 4), "recursive_doubling");
   EXPECT_EQ(t.choose(Collective::kAllReduce, 64 << 20, 4), "ring");
-  EXPECT_EQ(t.choose(Collective::kAllToAll, 64 << 20, 4), "pairwise");
+  EXPECT_EQ(t.choose(Collective::kAllToAll, 64 << 20, 16), "pairwise");
+  EXPECT_EQ(t.choose(Collective::kAllToAll, 64 << 20, 2), "linear");
+  EXPECT_EQ(t.choose(Collective::kAllToAll, 256, 16), "bruck");
+  EXPECT_EQ(t.choose(Collective::kAllReduce, 100 << 10, 2), "recursive_doubling");
+  EXPECT_EQ(t.choose(Collective::kAllReduce, 100 << 10, 3), "rabenseifner");
 }
 
 TEST(Selection, ParseFirstMatchWinsAndFallsBack) {
@@ -52,7 +56,7 @@ TEST(Selection, ParseFirstMatchWinsAndFallsBack) {
             SelectionTable::builtin().choose(Collective::kAllReduce, 2000, 2));
   // No all-to-all rules at all: built-in.
   EXPECT_TRUE(t.rules(Collective::kAllToAll).empty());
-  EXPECT_EQ(t.choose(Collective::kAllToAll, 1 << 30, 4), "pairwise");
+  EXPECT_EQ(t.choose(Collective::kAllToAll, 1 << 30, 16), "pairwise");
 }
 
 TEST(Selection, RoundTripThroughJson) {

@@ -118,6 +118,7 @@ Fabric fabric_from_json(const json& j, const std::string& where) {
   f.call_overhead_us = get_number(j, "call_overhead_us", where, "", false, 0);
   double gpus = get_number(j, "gpus", where, "", false, 0);
   if (gpus != std::floor(gpus)) bad(where, "gpus", "must be an integer");
+  if (std::fabs(gpus) > 1099511627776.0) bad(where, "gpus", "must be at most 2^40");
   f.gpus = static_cast<std::int64_t>(gpus);
   f.sources = get_sources(j, where, "");
   auto tiers = j.find("tiers");
@@ -131,6 +132,7 @@ Fabric fabric_from_json(const json& j, const std::string& where) {
     tier.name = get_string(t, "name", where, p, true);
     double g = get_number(t, "group_size", where, p, true, 0);
     if (g != std::floor(g)) bad(where, p + "group_size", "must be an integer");
+    if (std::fabs(g) > 1099511627776.0) bad(where, p + "group_size", "must be at most 2^40");
     tier.group_size = static_cast<std::int64_t>(g);
     tier.alpha_us = get_number(t, "alpha_us", where, p, true, 0);
     tier.bandwidth_gbps = get_number(t, "bandwidth_gbps", where, p, true, 0);
@@ -184,7 +186,7 @@ Fabric load_fabric(const std::string& path) {
   json j;
   try {
     j = json::parse(in);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // syntax, or a number out of range
     throw UsageError(path + ": not valid JSON (" + e.what() + ")");
   }
   return fabric_from_json(j, path);

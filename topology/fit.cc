@@ -208,7 +208,7 @@ LoadedRecords load_result_files(const std::vector<std::string>& paths, const std
     json j;
     try {
       j = json::parse(in);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // syntax, or a number out of range
       throw UsageError(path + ": not valid JSON (" + e.what() + ")");
     }
     if (!j.is_object() || !j.contains("schema") || j["schema"] != "collbench.result")

@@ -470,7 +470,10 @@ Layout gather_layout(MPI_Comm comm, const DiscoveryOptions& options) {
   reference.resize(ref_len);
   check_mpi(MPI_Bcast(reference.data(), static_cast<int>(ref_len), MPI_CHAR, 0, comm), "MPI_Bcast");
 
-  nlohmann::json report = {{"host", host}, {"binding", to_json(d.binding)}, {"seconds", d.seconds}, {"cpu_seconds", d.cpu_seconds}};
+  nlohmann::json report = {{"host", host},
+                           {"binding", to_json(d.binding)},
+                           {"seconds", d.seconds},
+                           {"cpu_seconds", d.cpu_seconds}};
   if (const char* cvd = std::getenv("CUDA_VISIBLE_DEVICES")) report["cvd"] = cvd;
   if (leader) {
     nlohmann::json hw = hardware_without_host(d.hardware);

@@ -36,6 +36,9 @@ std::int64_t integer(const json& o, const char* key, const std::string& where,
                      const std::string& path, bool required, std::int64_t fallback) {
   const double v = number(o, key, where, path, required, static_cast<double>(fallback));
   if (v != std::floor(v)) bad(where, path + key, "must be an integer");
+  // Every count and degree of a training step fits in 31 bits; larger values are typos, and
+  // would overflow the products of degrees.
+  if (std::fabs(v) > 2147483647.0) bad(where, path + key, "must be at most 2147483647 in size");
   return static_cast<std::int64_t>(v);
 }
 
@@ -107,7 +110,12 @@ Workload workload_from_json(const json& j, const std::string& where) {
   } else {
     par.dp = integer(*p, "dp", where, pp, true, 1);
   }
-  resolve_workload(w, par.dp_fill ? 1 << 20 : 0);  // field checks, before any site is known
+  // Field checks, before any site is known; the message names the file (or the origin).
+  try {
+    resolve_workload(w, par.dp_fill ? 1 << 20 : 0);
+  } catch (const UsageError& e) {
+    throw UsageError(prefix(where) + e.what());
+  }
   return w;
 }
 
@@ -129,10 +137,14 @@ json workload_to_json(const Workload& w) {
   m["micro_batch"] = s.micro_batch;
   if (s.global_batch > 0) m["global_batch"] = s.global_batch;
   if (s.microbatches > 0) m["microbatches"] = s.microbatches;
-  if (s.moe_layers > 0) {
+  // The MoE fields whenever any is set (a file may give experts without MoE layers; what is
+  // written must read back as what was read).
+  if (s.moe_layers > 0 || s.experts > 0 || s.top_k > 0) {
     m["moe_layers"] = s.moe_layers;
     m["experts"] = s.experts;
     m["top_k"] = s.top_k;
+  }
+  if (s.moe_layers > 0 || s.dispatch_bytes != s.act_bytes || s.combine_bytes != s.act_bytes) {
     m["dispatch_bytes"] = s.dispatch_bytes;
     m["combine_bytes"] = s.combine_bytes;
   }
@@ -162,7 +174,7 @@ Workload load_workload(const std::string& path) {
   json j;
   try {
     j = json::parse(in);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // syntax, or a number out of range
     throw UsageError(path + ": not valid JSON (" + e.what() + ")");
   }
   return workload_from_json(j, path);
@@ -278,6 +290,10 @@ Workload resolve_workload(const Workload& in, std::int64_t fill_gpus) {
     bad(where, "parallel.ep", "is " + str(p.ep) + " but the model has no experts (model.experts)");
   if (p.ep > 1 && s.experts % p.ep != 0)
     bad(where, "parallel.ep", str(p.ep) + " must divide model.experts (" + str(s.experts) + ")");
+  if (static_cast<double>(p.tp) * static_cast<double>(p.cp) * static_cast<double>(p.pp) *
+          static_cast<double>(p.dp_fill ? 1 : p.dp) >
+      static_cast<double>(std::int64_t{1} << 40))
+    bad(where, "parallel", "tp*cp*pp*dp is more than 2^40 GPUs");
   const std::int64_t replica = p.tp * p.cp * p.pp;
   if (p.dp_fill) {
     if (fill_gpus <= 0) bad(where, "parallel.dp", "\"fill\" needs a site size");

@@ -181,6 +181,7 @@ def _draw_series(ax, series):
             primaries.append(primary)
         if secondary not in secondaries:
             secondaries.append(secondary)
+    styles = []
     for item in series:
         primary = (item["fields"].get("source"), item["fields"].get("algorithm"))
         secondary = tuple(sorted((k, str(v)) for k, v in item["fields"].items()
@@ -191,6 +192,7 @@ def _draw_series(ax, series):
                   "linestyle": LINESTYLES[s_index % len(LINESTYLES)],
                   "marker": MARKERS[marker_index % len(MARKERS)],
                   "markersize": 5, "linewidth": 1.6}
+        styles.append(kwargs)
         xs = [p[0] for p in item["points"]]
         ys = [p[1] for p in item["points"]]
         ax.plot(xs, ys, label=item["name"], **kwargs)
@@ -199,6 +201,7 @@ def _draw_series(ax, series):
             high = [s[2] - y for y, s in zip(ys, item["spread"])]
             ax.errorbar(xs, ys, yerr=[low, high], fmt="none", ecolor=kwargs["color"],
                         alpha=0.5, capsize=2, linewidth=1)
+    return styles
 
 
 _PROJECTION_FIELDS = ("collective", "algorithm", "bytes", "gpus", "time_us", "busbw_gbps")
@@ -263,20 +266,24 @@ def _projection_series(projections, collective, measured, x_field, fixed, metric
     return series
 
 
-def _draw_projection(ax, projection, measured):
+def _draw_projection(ax, projection, measured, styles):
+    """Dashed, hollow markers, in the colour and marker of the matching measured series."""
     from .plotting import COLORS, MARKERS
-    order = []
-    for item in measured:
-        algorithm = item["fields"].get("algorithm")
-        if algorithm not in order:
-            order.append(algorithm)
     for index, item in enumerate(projection):
-        algorithm = item["fields"]["algorithm"]
-        c_index = order.index(algorithm) if algorithm in order else len(order) + index
+        fields = item["fields"]
+        match = None
+        for series, style in zip(measured, styles):
+            if series["fields"].get("algorithm") != fields["algorithm"]:
+                continue
+            if "bytes" in fields and series["fields"].get("bytes") != fields["bytes"]:
+                continue
+            match = style
+            break
+        color = match["color"] if match else COLORS[(len(measured) + index) % len(COLORS)]
+        marker = match["marker"] if match else MARKERS[(len(measured) + index) % len(MARKERS)]
         ax.plot([p[0] for p in item["points"]], [p[1] for p in item["points"]],
-                label=item["name"], color=COLORS[c_index % len(COLORS)], linestyle=(0, (4, 2)),
-                linewidth=1.3, marker=MARKERS[c_index % len(MARKERS)], markersize=4,
-                markerfacecolor="none", alpha=0.85)
+                label=item["name"], color=color, linestyle=(0, (4, 2)), linewidth=1.3,
+                marker=marker, markersize=4, markerfacecolor="none", alpha=0.85)
 
 
 def size_figure(kind, collective, entries, args, caption_files):
@@ -307,8 +314,8 @@ def size_figure(kind, collective, entries, args, caption_files):
         projection = _projection_series(args.projections, collective, series, "bytes",
                                         {"gpus": ranks}, kind)
     fig, ax = plotting.new_figure()
-    _draw_series(ax, series)
-    _draw_projection(ax, projection, series)
+    styles = _draw_series(ax, series)
+    _draw_projection(ax, projection, series, styles)
     sizes = [p[0] for s in series for p in s["points"]]
     ax.set_xscale("log", base=2)
     plotting.binary_size_axis(ax.xaxis, sizes)
@@ -402,8 +409,8 @@ def scaling_figure(metric, collective, entries, sizes, args, caption_files):
         projection = _projection_series(args.projections, collective, series, "gpus",
                                         {"bytes": set(sizes)}, metric)
     fig, ax = plotting.new_figure()
-    _draw_series(ax, series)
-    _draw_projection(ax, projection, series)
+    styles = _draw_series(ax, series)
+    _draw_projection(ax, projection, series, styles)
     ax.set_xscale("log", base=2)
     plotting.rank_axis(ax.xaxis, [p[0] for s in series + projection for p in s["points"]],
                        nodes_of)

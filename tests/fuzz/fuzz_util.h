@@ -7,7 +7,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
-#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -17,8 +16,6 @@
 
 namespace collbench::fuzz {
 
-using nlohmann::json;
-
 inline void require(bool ok, const std::string& what) {
   if (!ok) throw PropertyViolation(what);
 }
@@ -27,6 +24,13 @@ inline void require(bool ok, const std::string& what) {
 inline void check_message(const std::exception& e) {
   require(std::string_view(e.what()).find_first_not_of(" \t") != std::string_view::npos,
           "an error with an empty message");
+}
+
+// A rejected file must be named in the message: the user may have passed several.
+inline void check_named(const std::exception& e, const std::string& path) {
+  check_message(e);
+  require(std::string_view(e.what()).find(path) != std::string_view::npos,
+          std::string("an error that does not name the file: ") + e.what());
 }
 
 inline std::string_view as_text(const std::uint8_t* data, std::size_t size) {
@@ -43,10 +47,6 @@ inline std::vector<std::string> split(std::string_view text, char sep) {
     start = end + 1;
   }
 }
-
-// Parsed JSON, or a discarded value for text that is not JSON (the file loaders wrap that parse
-// error in a UsageError; the targets that take a json value start after it).
-inline json parse_json(std::string_view text) { return json::parse(text, nullptr, false); }
 
 // A file the loaders that take a path can read: one per process, rewritten for every input.
 inline const std::string& scratch_file() {

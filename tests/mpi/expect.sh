@@ -3,7 +3,7 @@
 # Runs COMMAND; passes when its exit code is RC ("nonzero" = anything but 0) and its output
 # (stdout+stderr) matches the extended regex PATTERN ("" = anything). --no-file FILE: FILE must
 # not exist afterwards. --json FILE: FILE must be a result file (schema v1) with records;
-# then --json-complete true|false, --json-bytes B1,B2,... (the distinct record sizes, ascending)
+# (or a `workload run` file); then --json-complete true|false, --json-bytes B1,B2,... (the distinct record sizes, ascending)
 # and --json-failure REGEX (matched against its failure text) check more of it.
 set -u
 want_rc="$1"; pattern="$2"; shift 2
@@ -39,6 +39,16 @@ if [ -n "$json_file" ]; then
 import json, re, sys
 path, complete, sizes, failure = sys.argv[1:5]
 d = json.load(open(path))
+if d.get("schema") == "collbench.workload_run":
+    # `collbench workload run`: one item per collective of the step, each checked.
+    assert d["schema_version"] == 1, "schema_version"
+    assert d["collectives"], "no collectives"
+    if complete:
+        assert d["complete"] is (complete == "true"), f"complete is {d['complete']}"
+    for c in d["collectives"]:
+        assert c["wrong"] == 0 and c["time_each_us"] > 0 and c["count"] > 0, c
+    print(f"json ok: {len(d['collectives'])} collectives, complete={d['complete']}")
+    sys.exit(0)
 assert d["schema"] == "collbench.result" and d["schema_version"] == 1, "schema"
 assert isinstance(d["records"], list) and d["records"], "no records"
 if complete:

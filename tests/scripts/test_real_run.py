@@ -120,3 +120,23 @@ def test_real_run_hwcompare_against_a_faster_copy(real_run, tmp_path):
         for row in group["rows"]:
             assert row["ratios"]["twice"] == pytest.approx(2.0, rel=1e-6)
     assert "twice at 256K: ×2.00 of vm" in report["summary"]
+
+
+def test_real_run_with_the_model_projection(real_run, tmp_path):
+    from conftest import collbench_binary
+    proj = tmp_path / "predict.json"
+    done = subprocess.run([collbench_binary(), "model", "predict", "--profile", "h100", "-b", "16",
+                           "-e", "256K", "-f", "4", "--gpus", "2:16", "--json", str(proj)],
+                          capture_output=True, text=True, timeout=120)
+    if done.returncode != 0 and "model" in done.stderr and "not expected" in done.stderr:
+        pytest.skip("this collbench has no 'model' subcommand")
+    assert done.returncode == 0, done.stderr
+    out = run_script("collbench-plot", real_run, "--projection", proj, "--out", tmp_path / "p")
+    assert out.returncode == 0, out.stderr
+    busbw = read_json(tmp_path / "p" / "allreduce-busbw.json")
+    names = {s["name"] for s in busbw["projection_series"]}
+    assert "model: ring" in names
+    ring = [s for s in busbw["projection_series"] if s["name"] == "model: ring"][0]
+    assert ring["fields"]["gpus"] == 2
+    assert [p[0] for p in ring["points"]] == [16, 64, 256, 1024, 4096, 16384, 65536, 262144]
+    assert all(p[1] > 0 for p in ring["points"])
