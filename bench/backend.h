@@ -4,11 +4,11 @@
 #pragma once
 
 #include <mpi.h>
-#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 
@@ -61,8 +61,9 @@ class Backend {
   // A transport over `comm` (the ranks being measured).
   virtual std::unique_ptr<collectives::Transport> make_transport(MPI_Comm comm,
                                                                  const Options& o) = 0;
-  virtual void fill_input(collectives::Transport& t, void* buf, const collectives::CollectiveArgs& a,
-                          int rank, int ranks, std::uint64_t seed) = 0;
+  virtual void fill_input(collectives::Transport& t, void* buf,
+                          const collectives::CollectiveArgs& a, int rank, int ranks,
+                          std::uint64_t seed) = 0;
   virtual void fill_sentinel(collectives::Transport& t, void* buf,
                              const collectives::CollectiveArgs& a) = 0;
   virtual collectives::CheckResult check_output(collectives::Transport& t, const void* buf,

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <sstream>
 
@@ -29,8 +29,8 @@ std::string Options::canonical() const {
   s << '|';
   for (const auto& a : algorithms) s << a << ',';
   s << '|' << algo_auto << '|' << static_cast<int>(placement) << '|' << check << '|'
-    << rotate_buffers << '|' << segment_bytes << '|' << inter_node_algorithm << '|'
-    << mpi_max_count << '|' << repeat << '|' << ranks_sweep << '|' << ranks_per_node;
+    << rotate_buffers << '|' << segment_bytes << '|' << inter_node_algorithm << '|' << mpi_max_count
+    << '|' << repeat << '|' << ranks_sweep << '|' << ranks_per_node;
   s << '|' << backend << '|' << gpu_map << '|' << cuda_graph;
   return s.str();
 }
@@ -94,7 +94,8 @@ void validate_options(Options& o, const std::vector<std::string>& algo_args,
       continue;
     }
     auto t = collectives::parse_dtype(d);
-    if (!t) throw UsageError("unknown dtype '" + d + "' (known: " + collectives::dtype_list() + ")");
+    if (!t)
+      throw UsageError("unknown dtype '" + d + "' (known: " + collectives::dtype_list() + ")");
     o.dtypes.push_back(*t);
   }
   if (o.dtypes.empty()) o.dtypes.push_back(collectives::DType::kF32);
@@ -144,7 +145,8 @@ void validate_options(Options& o, const std::vector<std::string>& algo_args,
     if (!info) {
       std::string known;
       for (const auto& a : collectives::algorithm_registry())
-        if (a.collective == o.collective) known += (known.empty() ? "" : ", ") + std::string(a.name);
+        if (a.collective == o.collective)
+          known += (known.empty() ? "" : ", ") + std::string(a.name);
       throw UsageError("unknown " + std::string(collectives::collective_name(o.collective)) +
                        " algorithm '" + n + "' (known: " + known + ", auto, all)");
     }
@@ -195,7 +197,8 @@ void add_benchmark_commands(CLI::App& app, std::function<int()>& action,
                     "element types, comma-separated or 'all': " + collectives::dtype_list())
         ->capture_default_str();
     if (ar)
-      sub->add_option("-o,--op", raw->ops, "reduction ops, comma-separated or 'all': sum, prod, min, max")
+      sub->add_option("-o,--op", raw->ops,
+                      "reduction ops, comma-separated or 'all': sum, prod, min, max")
           ->capture_default_str();
     sub->add_option("-a,--algo", raw->algos,
                     "algorithms, comma-separated, 'all' or 'auto' (see collbench --list); "
@@ -212,9 +215,11 @@ void add_benchmark_commands(CLI::App& app, std::function<int()>& action,
     sub->add_option("-T,--timeout", raw->o.timeout_s,
                     "seconds one collective may take before the run is ended (0 = never)")
         ->capture_default_str();
-    sub->add_flag("--no-rotate", raw->no_rotate,
-                  "do not rotate the buffer offset across iterations (caches may flatter small sizes)");
-    sub->add_option("--segment", raw->segment, "pipeline segment size for ring algorithms (0 = none)");
+    sub->add_flag(
+        "--no-rotate", raw->no_rotate,
+        "do not rotate the buffer offset across iterations (caches may flatter small sizes)");
+    sub->add_option("--segment", raw->segment,
+                    "pipeline segment size for ring algorithms (0 = none)");
     if (ar)
       sub->add_option("--inter-node-algo", raw->o.inter_node_algorithm,
                       "flat algorithm between nodes in hierarchical all-reduce")
@@ -225,8 +230,10 @@ void add_benchmark_commands(CLI::App& app, std::function<int()>& action,
                   "measure on 2, 4, 8, ... ranks up to all, choosing whole nodes first");
     sub->add_option("--ranks-per-node", raw->o.ranks_per_node,
                     "with --ranks-sweep: ranks used on each node (default: all)");
-    sub->add_option("--label", raw->o.label, "hardware label recorded in the result (for comparisons)");
-    sub->add_option("--topology-xml", raw->o.topology_xml, "read the topology from an hwloc XML file");
+    sub->add_option("--label", raw->o.label,
+                    "hardware label recorded in the result (for comparisons)");
+    sub->add_option("--topology-xml", raw->o.topology_xml,
+                    "read the topology from an hwloc XML file");
     sub->add_option("--mpi-max-count", raw->o.mpi_max_count,
                     "largest element count in one MPI call (for testing the 64-bit size paths)");
     sub->add_flag("-q,--quiet", raw->o.quiet, "no table on stdout (results still written)");
@@ -296,7 +303,8 @@ void add_tune_command(CLI::App& app, std::function<int()>& action,
     } else if (auto c = collectives::parse_collective(raw->collective)) {
       colls = {*c};
     } else {
-      throw UsageError("unknown --collective '" + raw->collective + "' (allreduce, alltoall, both)");
+      throw UsageError("unknown --collective '" + raw->collective +
+                       "' (allreduce, alltoall, both)");
     }
     std::vector<Options> runs;
     for (Collective c : colls) {
@@ -332,12 +340,12 @@ void add_tune_command(CLI::App& app, std::function<int()>& action,
                       session.size());
           for (const auto& [bytes, w] : best) {
             winners.emplace_back(bytes, w.second);
-            std::printf("#   %10s  %-20s %10.2f us\n", format_size(bytes).c_str(),
-                        w.second.c_str(), w.first);
+            std::printf("#   %10s  %-20s %10.2f us\n", format_size(bytes).c_str(), w.second.c_str(),
+                        w.first);
           }
-          table->replace_for_ranks(o.collective, session.size(),
-                                   collectives::SelectionTable::rules_from_winners(winners,
-                                                                                   session.size()));
+          table->replace_for_ranks(
+              o.collective, session.size(),
+              collectives::SelectionTable::rules_from_winners(winners, session.size()));
         });
         rc = std::max(rc, r);
         if (r >= 2) return r;

@@ -10,9 +10,9 @@
 #include "bench/cli.h"
 #include "bench/model_commands.h"
 #include "bench/mpi_session.h"
+#include "bench/provenance.h"
 #include "bench/topo_command.h"
 #include "bench/workload_run.h"
-#include "bench/provenance.h"
 #include "collectives/error.h"
 
 int main(int argc, char** argv) {

@@ -630,11 +630,15 @@ struct FitArgs {
 topology::LoadedRecords load_in_range(const FitArgs& a) {
   topology::LoadedRecords loaded = topology::load_result_files(a.files, a.stat);
   if (a.min_bytes.empty() && a.max_bytes.empty()) return loaded;
-  const double lo = a.min_bytes.empty() ? 0.0 : static_cast<double>(parse_size(a.min_bytes, "--min-bytes"));
-  const double hi = a.max_bytes.empty() ? 1e300 : static_cast<double>(parse_size(a.max_bytes, "--max-bytes"));
-  if (lo > hi) throw UsageError("--min-bytes " + a.min_bytes + " is above --max-bytes " + a.max_bytes);
+  const double lo =
+      a.min_bytes.empty() ? 0.0 : static_cast<double>(parse_size(a.min_bytes, "--min-bytes"));
+  const double hi =
+      a.max_bytes.empty() ? 1e300 : static_cast<double>(parse_size(a.max_bytes, "--max-bytes"));
+  if (lo > hi)
+    throw UsageError("--min-bytes " + a.min_bytes + " is above --max-bytes " + a.max_bytes);
   const auto before = loaded.records.size();
-  std::erase_if(loaded.records, [&](const topology::FitRecord& r) { return r.bytes < lo || r.bytes > hi; });
+  std::erase_if(loaded.records,
+                [&](const topology::FitRecord& r) { return r.bytes < lo || r.bytes > hi; });
   const auto dropped = before - loaded.records.size();
   if (dropped)
     loaded.skipped.push_back(std::to_string(dropped) + " records: outside " +

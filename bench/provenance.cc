@@ -73,8 +73,7 @@ json make_provenance(const Options& o, const topology::HostMap& hosts, const std
   p["compiler"] = COLLBENCH_COMPILER;
   p["cpu_model"] = cpu_model();
   utsname u{};
-  if (uname(&u) == 0)
-    p["os"] = std::string(u.sysname) + " " + u.release + " " + u.machine;
+  if (uname(&u) == 0) p["os"] = std::string(u.sysname) + " " + u.release + " " + u.machine;
   p["hostnames"] = hosts.hostnames;
   p["ranks"] = hosts.ranks();
   p["nodes"] = hosts.nodes();
@@ -125,7 +124,9 @@ json options_json(const Options& o) {
   json ops = json::array();
   for (auto op : o.ops) ops.push_back(collectives::op_name(op));
   j["ops"] = ops;
-  j["placement"] = o.placement == Placement::kOut ? "out" : o.placement == Placement::kIn ? "in" : "both";
+  j["placement"] = o.placement == Placement::kOut  ? "out"
+                   : o.placement == Placement::kIn ? "in"
+                                                   : "both";
   j["backend"] = o.backend;
   if (!o.gpu_map.empty()) j["gpu_map"] = o.gpu_map;
   j["cuda_graph"] = o.cuda_graph;

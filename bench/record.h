@@ -1,9 +1,8 @@
 // One measured point: (collective, algorithm, dtype, op, size, placement, ranks, repeat).
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 

@@ -26,8 +26,9 @@ json Record::to_json() const {
   if (!selected_algorithm.empty()) j["selected_algorithm"] = selected_algorithm;
   j["backend"] = backend;
   j["dtype"] = collectives::dtype_name(dtype);
-  j["op"] = collective == collectives::Collective::kAllReduce ? std::string(collectives::op_name(op))
-                                                               : std::string("none");
+  j["op"] = collective == collectives::Collective::kAllReduce
+                ? std::string(collectives::op_name(op))
+                : std::string("none");
   j["placement"] = in_place ? "in" : "out";
   j["bytes"] = bytes;
   j["count"] = count;
@@ -37,8 +38,8 @@ json Record::to_json() const {
   j["repeat"] = repeat;
   j["iters"] = iters;
   j["warmup"] = warmup;
-  j["time_us"] = {{"min", time_us.min}, {"mean", time_us.mean}, {"p50", time_us.p50},
-                  {"p95", time_us.p95}, {"p99", time_us.p99},   {"max", time_us.max},
+  j["time_us"] = {{"min", time_us.min},    {"mean", time_us.mean}, {"p50", time_us.p50},
+                  {"p95", time_us.p95},    {"p99", time_us.p99},   {"max", time_us.max},
                   {"stdev", time_us.stdev}};
   j["algbw_gbps"] = algbw_gbps;
   j["busbw_gbps"] = busbw_gbps;
@@ -92,11 +93,10 @@ void check_writable(const std::string& path, const std::string& flag) {
   const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
   if (!fs::is_directory(dir, ec))
     throw UsageError(flag + " " + path + ": folder " + dir.string() + " does not exist");
-  const std::string probe = (dir / ("." + target.filename().string() + ".probe." +
-                                    std::to_string(getpid()))).string();
+  const std::string probe =
+      (dir / ("." + target.filename().string() + ".probe." + std::to_string(getpid()))).string();
   const int fd = open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    throw UsageError(flag + " " + path + " cannot be written: " + std::strerror(errno));
+  if (fd < 0) throw UsageError(flag + " " + path + " cannot be written: " + std::strerror(errno));
   close(fd);
   unlink(probe.c_str());
 }
@@ -149,10 +149,10 @@ std::string ResultSink::to_csv() const {
                   r.collective == collectives::Collective::kAllReduce
                       ? std::string(collectives::op_name(r.op)).c_str()
                       : "none",
-                  r.in_place ? "in" : "out", r.bytes, r.count, r.ranks, r.nodes, r.repeat,
-                  r.iters, r.time_us.mean, r.time_us.min, r.time_us.p50, r.time_us.p95,
-                  r.time_us.p99, r.time_us.max, r.time_us.stdev, r.algbw_gbps, r.busbw_gbps,
-                  r.busbw_p50_gbps, r.slowest_rank, static_cast<long long>(r.wrong),
+                  r.in_place ? "in" : "out", r.bytes, r.count, r.ranks, r.nodes, r.repeat, r.iters,
+                  r.time_us.mean, r.time_us.min, r.time_us.p50, r.time_us.p95, r.time_us.p99,
+                  r.time_us.max, r.time_us.stdev, r.algbw_gbps, r.busbw_gbps, r.busbw_p50_gbps,
+                  r.slowest_rank, static_cast<long long>(r.wrong),
                   // NCCL's own estimate (ncclGroupSimulateEnd) where there is one, else empty.
                   r.nccl_estimate_us >= 0 ? std::to_string(r.nccl_estimate_us).c_str() : "");
     s << buf;
@@ -192,9 +192,10 @@ void ConsoleTable::header(const json& prov, const Options& o, const std::string&
               prov.value("start_time", "").c_str());
   std::printf("# warmup %d, iters %d, check %d, buffer rotation %s, timeout %gs\n", o.warmup,
               o.iters, o.check, o.rotate_buffers ? "on" : "off", o.timeout_s);
-  std::printf("# time: per iteration the max over ranks, mean over iterations; algbw = size/time;"
-              " busbw = algbw x %s\n#\n",
-              o.collective == collectives::Collective::kAllReduce ? "2(n-1)/n" : "(n-1)/n");
+  std::printf(
+      "# time: per iteration the max over ranks, mean over iterations; algbw = size/time;"
+      " busbw = algbw x %s\n#\n",
+      o.collective == collectives::Collective::kAllReduce ? "2(n-1)/n" : "(n-1)/n");
   std::fflush(stdout);
 }
 

@@ -84,19 +84,6 @@ std::uint64_t fnv1a(const std::string& s) {
   return h;
 }
 
-topology::HostMap gather_hosts(MPI_Comm comm) {
-  int size = 1;
-  MPI_Comm_size(comm, &size);
-  constexpr int kLen = 256;
-  std::string mine = local_hostname();
-  mine.resize(kLen, '\0');
-  std::vector<char> all(static_cast<std::size_t>(kLen) * static_cast<std::size_t>(size));
-  CB_MPI_CHECK(MPI_Allgather(mine.data(), kLen, MPI_CHAR, all.data(), kLen, MPI_CHAR, comm));
-  std::vector<std::string> names;
-  for (int r = 0; r < size; ++r) names.emplace_back(all.data() + static_cast<std::size_t>(r) * kLen);
-  return topology::make_host_map(names);
-}
-
 // Waits for every rank without spinning on a core (ranks that sit out a --ranks-sweep step
 // must not steal CPU from the ranks being measured).
 void quiet_barrier(MPI_Comm comm) {
@@ -151,8 +138,8 @@ std::vector<RankSet> rank_sets(const Options& o, const topology::HostMap& hosts)
 std::string describe(const CollectiveArgs& a, const std::string& algo, std::size_t bytes,
                      int ranks) {
   std::ostringstream s;
-  s << collectives::collective_name(a.collective) << ' ' << algo << ' ' << format_size(bytes)
-    << ' ' << collectives::dtype_name(a.dtype);
+  s << collectives::collective_name(a.collective) << ' ' << algo << ' ' << format_size(bytes) << ' '
+    << collectives::dtype_name(a.dtype);
   if (a.collective == Collective::kAllReduce) s << ' ' << collectives::op_name(a.op);
   s << (a.in_place ? " in-place" : " out-of-place") << " on " << ranks << " ranks";
   return s.str();
@@ -187,7 +174,7 @@ struct SetState {
   collectives::Buffer send, recv;
   std::size_t alloc_bytes = 0;
   std::vector<std::size_t> offsets;
-  std::vector<double> local;          // this rank's seconds per iteration
+  std::vector<double> local;                  // this rank's seconds per iteration
   std::vector<TimeRank> pairs_in, pairs_out;  // for MPI_MAXLOC
   std::vector<int> node_of_rank;
   RankSet set;
@@ -195,8 +182,8 @@ struct SetState {
 
 void compute_offsets(std::vector<std::size_t>& offsets, std::size_t bytes, std::size_t alloc,
                      bool rotate) {
-  const std::size_t stride = std::max<std::size_t>(kRotateAlign,
-                                                    (bytes + kRotateAlign - 1) / kRotateAlign * kRotateAlign);
+  const std::size_t stride =
+      std::max<std::size_t>(kRotateAlign, (bytes + kRotateAlign - 1) / kRotateAlign * kRotateAlign);
   std::size_t off = 0;
   for (auto& x : offsets) {
     if (!rotate || off + bytes > alloc) off = 0;
@@ -204,7 +191,6 @@ void compute_offsets(std::vector<std::size_t>& offsets, std::size_t bytes, std::
     off += stride;
   }
 }
-
 
 // Times one placement of one size and checks it. Collective over the set.
 Record measure(Run& run, SetState& st, Algorithm& algo, const std::string& algo_name,
@@ -247,8 +233,10 @@ Record measure(Run& run, SetState& st, Algorithm& algo, const std::string& algo_
   compute_offsets(st.offsets, bytes, st.alloc_bytes, o.rotate_buffers);
   if (o.warmup > 0) {
     progress.set(Phase::kWarmup, 0);
-    loop.offsets = std::span<const std::size_t>(st.offsets.data(), static_cast<std::size_t>(o.warmup));
-    fail_if(run.backend.time_iterations(loop, std::span<double>(st.local.data(), static_cast<std::size_t>(o.warmup))));
+    loop.offsets =
+        std::span<const std::size_t>(st.offsets.data(), static_cast<std::size_t>(o.warmup));
+    fail_if(run.backend.time_iterations(
+        loop, std::span<double>(st.local.data(), static_cast<std::size_t>(o.warmup))));
   }
   progress.set(Phase::kTimed, 0);
   loop.offsets = std::span<const std::size_t>(st.offsets.data(), static_cast<std::size_t>(o.iters));
@@ -323,7 +311,9 @@ Record measure(Run& run, SetState& st, Algorithm& algo, const std::string& algo_
   rec.slowest_rank_share = static_cast<double>(*slowest) / o.iters;
   rec.time_us = compute_stats(rec.samples_us);
   rec.busbw_factor = collectives::busbw_factor(args.collective, st.size);
-  auto gbps = [&](double us) { return us > 0 ? static_cast<double>(bytes) / (us * 1e-6) / 1e9 : 0.0; };
+  auto gbps = [&](double us) {
+    return us > 0 ? static_cast<double>(bytes) / (us * 1e-6) / 1e9 : 0.0;
+  };
   rec.algbw_gbps = gbps(rec.time_us.mean);
   rec.busbw_gbps = rec.algbw_gbps * rec.busbw_factor;
   rec.algbw_p50_gbps = gbps(rec.time_us.p50);
@@ -342,7 +332,6 @@ Record measure(Run& run, SetState& st, Algorithm& algo, const std::string& algo_
   }
   return rec;
 }
-
 
 // Measures every dtype/op/algorithm/size of the options on one rank set.
 void measure_set(Run& run, SetState& st, const std::vector<std::size_t>& sizes, int repeat) {
@@ -389,7 +378,8 @@ void measure_set(Run& run, SetState& st, const std::vector<std::size_t>& sizes, 
           use(entry);
           if (refusal) {
             if (run.world_rank == 0)
-              run.table.note("skipped " + entry + " on " + std::to_string(st.size) + " ranks: " + *refusal);
+              run.table.note("skipped " + entry + " on " + std::to_string(st.size) +
+                             " ranks: " + *refusal);
             continue;
           }
         }
@@ -448,6 +438,20 @@ void measure_set(Run& run, SetState& st, const std::vector<std::size_t>& sizes, 
 }
 
 }  // namespace
+
+topology::HostMap gather_hosts(MPI_Comm comm) {
+  int size = 1;
+  MPI_Comm_size(comm, &size);
+  constexpr int kLen = 256;
+  std::string mine = local_hostname();
+  mine.resize(kLen, '\0');
+  std::vector<char> all(static_cast<std::size_t>(kLen) * static_cast<std::size_t>(size));
+  CB_MPI_CHECK(MPI_Allgather(mine.data(), kLen, MPI_CHAR, all.data(), kLen, MPI_CHAR, comm));
+  std::vector<std::string> names;
+  for (int r = 0; r < size; ++r)
+    names.emplace_back(all.data() + static_cast<std::size_t>(r) * kLen);
+  return topology::make_host_map(names);
+}
 
 int run_benchmark(const Options& o, const RecordsCallback& on_records) {
   MPI_Comm world = MPI_COMM_WORLD;
@@ -539,14 +543,16 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
   const std::size_t extra = o.rotate_buffers ? kRotateExtra : 0;
   const std::size_t alloc = o.max_bytes + extra;
   const std::size_t need = 2 * alloc + o.max_bytes;
-  const int local_ranks = static_cast<int>(hosts.ranks_of_node[hosts.node_of_rank[world_rank]].size());
+  const int local_ranks =
+      static_cast<int>(hosts.ranks_of_node[hosts.node_of_rank[world_rank]].size());
   if (setup_error.empty()) {
     const std::size_t avail = backend->memory_available_per_rank(local_ranks);
     if (need > avail) {
-      setup_error = "--max-bytes " + format_size(o.max_bytes) + " needs about " + format_size(need) +
-                    " of memory per rank (two buffers + scratch), but only " + format_size(avail) +
-                    " is available per rank on " + hosts.hostnames[world_rank] + " (" +
-                    std::to_string(local_ranks) + " ranks there); lower --max-bytes";
+      setup_error = "--max-bytes " + format_size(o.max_bytes) + " needs about " +
+                    format_size(need) + " of memory per rank (two buffers + scratch), but only " +
+                    format_size(avail) + " is available per rank on " +
+                    hosts.hostnames[world_rank] + " (" + std::to_string(local_ranks) +
+                    " ranks there); lower --max-bytes";
     }
   }
   ConsoleTable table(world_rank == 0 && !o.quiet);
@@ -596,8 +602,8 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
   if (world_rank == 0 && topo.contains("warnings"))
     for (const auto& w : topo["warnings"]) table.note("warning: " + w.get<std::string>());
 
-  Run run{o, world, world_rank, world_size, hosts, *backend, watchdog, sink.get(), table, faults, 0,
-          &selection};
+  Run run{o,        world,      world_rank, world_size, hosts, *backend,
+          watchdog, sink.get(), table,      faults,     0,     &selection};
 
   const auto sizes = size_sweep(o.min_bytes, o.max_bytes, o.step_factor, o.step_bytes);
   const auto sets = rank_sets(o, hosts);

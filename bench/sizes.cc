@@ -58,8 +58,7 @@ std::vector<std::size_t> size_sweep(std::size_t min_bytes, std::size_t max_bytes
   while (true) {
     if (sizes.size() == kMaxSweepSizes)
       throw UsageError("the sweep from " + format_size(min_bytes) + " to " +
-                       format_size(max_bytes) + " has more than " +
-                       std::to_string(kMaxSweepSizes) +
+                       format_size(max_bytes) + " has more than " + std::to_string(kMaxSweepSizes) +
                        " sizes; raise --step-factor or --step-bytes");
     sizes.push_back(s);
     std::size_t next;

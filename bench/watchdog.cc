@@ -26,12 +26,18 @@ using Clock = std::chrono::steady_clock;
 
 const char* phase_name(int p) {
   switch (static_cast<Phase>(p)) {
-    case Phase::kIdle: return "set-up, before the step's barrier";
-    case Phase::kBarrier: return "the barrier before the size";
-    case Phase::kWarmup: return "warm-up";
-    case Phase::kTimed: return "timed iterations";
-    case Phase::kReduceStats: return "the statistics reduction";
-    case Phase::kCheck: return "the correctness check";
+    case Phase::kIdle:
+      return "set-up, before the step's barrier";
+    case Phase::kBarrier:
+      return "the barrier before the size";
+    case Phase::kWarmup:
+      return "warm-up";
+    case Phase::kTimed:
+      return "timed iterations";
+    case Phase::kReduceStats:
+      return "the statistics reduction";
+    case Phase::kCheck:
+      return "the correctness check";
   }
   return "?";
 }
@@ -115,8 +121,10 @@ Watchdog::Watchdog(MPI_Comm comm, double timeout_s, std::function<void(const std
     if (listen_fd_ < 0 || bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
         listen(listen_fd_, 1024) != 0 ||
         getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-      std::fprintf(stderr, "collbench: warning: watchdog side channel unavailable (%s); a timeout "
-                   "will not name the ranks that had not arrived\n", std::strerror(errno));
+      std::fprintf(stderr,
+                   "collbench: warning: watchdog side channel unavailable (%s); a timeout "
+                   "will not name the ranks that had not arrived\n",
+                   std::strerror(errno));
       if (listen_fd_ >= 0) close(listen_fd_);
       listen_fd_ = -1;
     } else {
@@ -261,7 +269,8 @@ void Watchdog::collect_and_abort(const std::string& first_reason) {
     msg << ").";
   }
   if (!silent.empty())
-    msg << " Ranks that did not report (dead, stopped or unreachable): " << rank_list(silent) << ".";
+    msg << " Ranks that did not report (dead, stopped or unreachable): " << rank_list(silent)
+        << ".";
   if (!waiting.empty()) msg << " Ranks waiting in the collective: " << rank_list(waiting) << ".";
   const std::string text = msg.str();
   std::fprintf(stderr, "%s\n", text.c_str());

@@ -10,14 +10,15 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "bench/mpi_session.h"
 #include "bench/provenance.h"
 #include "bench/report.h"
+#include "bench/runner.h"
 #include "bench/sizes.h"
 #include "bench/stats.h"
 #include "bench/watchdog.h"
@@ -121,12 +122,12 @@ class StepCall {
                                               MPI_SUM, comm_));
         break;
       case StepOp::kAllGather:
-        CB_MPI_CHECK(MPI_Allgather(send_.data(), block, MPI_BYTE, recv_.data(), block, MPI_BYTE,
-                                   comm_));
+        CB_MPI_CHECK(
+            MPI_Allgather(send_.data(), block, MPI_BYTE, recv_.data(), block, MPI_BYTE, comm_));
         break;
       case StepOp::kAllToAll:
-        CB_MPI_CHECK(MPI_Alltoall(send_.data(), block, MPI_BYTE, recv_.data(), block, MPI_BYTE,
-                                  comm_));
+        CB_MPI_CHECK(
+            MPI_Alltoall(send_.data(), block, MPI_BYTE, recv_.data(), block, MPI_BYTE, comm_));
         break;
       case StepOp::kSendRecv:
         CB_MPI_CHECK(MPI_Sendrecv(send_.data(), static_cast<int>(bytes_), MPI_BYTE, next_, 7,
@@ -201,7 +202,8 @@ class StepCall {
  private:
   int member(std::size_t j) const { return base_ + static_cast<int>(j * c_.stride); }
   static std::byte pattern(int from, std::size_t to, std::size_t i, std::uint32_t seed) {
-    return static_cast<std::byte>((static_cast<std::size_t>(from) * 31 + to * 7 + i * 3 + seed) & 0xff);
+    return static_cast<std::byte>((static_cast<std::size_t>(from) * 31 + to * 7 + i * 3 + seed) &
+                                  0xff);
   }
 
   StepCollective c_;
@@ -290,7 +292,8 @@ int run_workload(const WorkloadRunArgs& a, int* argc, char*** argv) {
   }
   if (fabric && fabric->gpus > 0 && size > fabric->gpus) {
     if (lead)
-      std::fprintf(stderr, "collbench: error: --fabric '%s' holds %lld ranks, fewer than the %d launched\n",
+      std::fprintf(stderr,
+                   "collbench: error: --fabric '%s' holds %lld ranks, fewer than the %d launched\n",
                    a.fabric_path.c_str(), static_cast<long long>(fabric->gpus), size);
     return 2;
   }
@@ -304,15 +307,7 @@ int run_workload(const WorkloadRunArgs& a, int* argc, char*** argv) {
   }
 
   // Hosts and provenance, as in every result file.
-  std::vector<char> names(static_cast<std::size_t>(size) * 256, '\0');
-  {
-    std::string mine = local_hostname();
-    mine.resize(256, '\0');
-    CB_MPI_CHECK(MPI_Allgather(mine.data(), 256, MPI_CHAR, names.data(), 256, MPI_CHAR, world));
-  }
-  std::vector<std::string> hostnames;
-  for (int r = 0; r < size; ++r) hostnames.emplace_back(names.data() + static_cast<std::size_t>(r) * 256);
-  const topology::HostMap hosts = topology::make_host_map(hostnames);
+  const topology::HostMap hosts = gather_hosts(world);
   Options prov_options;
   prov_options.command_line = a.command_line;
   prov_options.iters = a.iters;
@@ -327,11 +322,13 @@ int run_workload(const WorkloadRunArgs& a, int* argc, char*** argv) {
     out["workload"] = topology::workload_to_json(w);
     out["ranks"] = size;
     out["nodes"] = hosts.nodes();
-    out["parallel"] = {{"tp", small.parallel.tp}, {"cp", small.parallel.cp},
-                       {"pp", small.parallel.pp}, {"dp", small.parallel.dp},
+    out["parallel"] = {{"tp", small.parallel.tp},
+                       {"cp", small.parallel.cp},
+                       {"pp", small.parallel.pp},
+                       {"dp", small.parallel.dp},
                        {"ep", small.parallel.ep}};
-    out["options"] = {{"iters", a.iters}, {"warmup", a.warmup}, {"max_bytes", a.max_bytes},
-                      {"check", a.check}};
+    out["options"] = {
+        {"iters", a.iters}, {"warmup", a.warmup}, {"max_bytes", a.max_bytes}, {"check", a.check}};
     if (fabric) out["fabric"] = {{"path", a.fabric_path}, {"name", fabric->name}};
     out["method"] =
         "each collective of the step on its groups, all groups at once (MPI library calls; "
@@ -349,14 +346,18 @@ int run_workload(const WorkloadRunArgs& a, int* argc, char*** argv) {
   Watchdog watchdog(world, a.timeout_s, [&](const std::string& why) { save(false, why); });
 
   if (lead && !a.quiet) {
-    std::printf("# collbench workload run: %s on %d ranks (%d node%s): TP%lld x CP%lld x PP%lld x DP%lld%s\n",
-                w.name.c_str(), size, hosts.nodes(), hosts.nodes() == 1 ? "" : "s",
-                static_cast<long long>(small.parallel.tp), static_cast<long long>(small.parallel.cp),
-                static_cast<long long>(small.parallel.pp), static_cast<long long>(small.parallel.dp),
-                small.parallel.ep > 1 ? (" (EP" + std::to_string(small.parallel.ep) + ")").c_str() : "");
-    std::printf("# full step: TP%lld x CP%lld x PP%lld x DP%lld; message sizes and counts are the full step's\n",
-                static_cast<long long>(resolved.parallel.tp), static_cast<long long>(resolved.parallel.cp),
-                static_cast<long long>(resolved.parallel.pp), static_cast<long long>(resolved.parallel.dp));
+    std::printf(
+        "# collbench workload run: %s on %d ranks (%d node%s): TP%lld x CP%lld x PP%lld x "
+        "DP%lld%s\n",
+        w.name.c_str(), size, hosts.nodes(), hosts.nodes() == 1 ? "" : "s",
+        static_cast<long long>(small.parallel.tp), static_cast<long long>(small.parallel.cp),
+        static_cast<long long>(small.parallel.pp), static_cast<long long>(small.parallel.dp),
+        small.parallel.ep > 1 ? (" (EP" + std::to_string(small.parallel.ep) + ")").c_str() : "");
+    std::printf(
+        "# full step: TP%lld x CP%lld x PP%lld x DP%lld; message sizes and counts are the full "
+        "step's\n",
+        static_cast<long long>(resolved.parallel.tp), static_cast<long long>(resolved.parallel.cp),
+        static_cast<long long>(resolved.parallel.pp), static_cast<long long>(resolved.parallel.dp));
     std::printf("%-24s %-14s %-10s %9s %9s %10s %11s %12s%s %7s\n", "collective", "op", "group",
                 "MB/GPU", "meas. MB", "calls/step", "each (us)", "step (ms)",
                 fabric ? "  model (us)  meas/model" : "", "#wrong");
@@ -391,7 +392,8 @@ int run_workload(const WorkloadRunArgs& a, int* argc, char*** argv) {
       }
     }
     if (extrapolate) {
-      const std::size_t half = measured_bytes(static_cast<double>(full_cap) / 2, a.max_bytes, c.group_size);
+      const std::size_t half =
+          measured_bytes(static_cast<double>(full_cap) / 2, a.max_bytes, c.group_size);
       StepCall call(c, world, half);
       const double t_half = time_call(call, world, a.iters, a.warmup, watchdog.progress());
       points.push_back({{"bytes", half}, {"time_us", t_half * 1e6}});
@@ -454,14 +456,16 @@ int run_workload(const WorkloadRunArgs& a, int* argc, char*** argv) {
       std::printf("%-24s %-14s %-10s %9s %9s %10s %11s %12s", "total", "", "", "", "", "", "",
                   sig3(total_s * 1e3).c_str());
       if (fabric)
-        std::printf("  %10s  %10s", "-", total_model_s > 0 ? sig3(total_s / total_model_s).c_str() : "-");
+        std::printf("  %10s  %10s", "-",
+                    total_model_s > 0 ? sig3(total_s / total_model_s).c_str() : "-");
       std::printf("\n");
       if (fabric) std::printf("# model total per step: %s ms\n", sig3(total_model_s * 1e3).c_str());
       std::printf("# * extrapolated from measurements at the cap (--max-bytes %s) and half of it\n",
                   a.max_bytes_text.c_str());
       if (!a.json_path.empty()) std::printf("# wrote %s\n", a.json_path.c_str());
-      if (wrong_all) std::printf("# %llu wrong elements: the results are not valid\n",
-                                 static_cast<unsigned long long>(wrong_all));
+      if (wrong_all)
+        std::printf("# %llu wrong elements: the results are not valid\n",
+                    static_cast<unsigned long long>(wrong_all));
     }
   }
   return wrong_all ? 1 : 0;
@@ -500,7 +504,8 @@ void add_workload_command(CLI::App& app, std::function<int()>& action,
   run->add_flag("-q,--quiet", a->quiet, "no table");
   run->callback([a, &action, argc, argv_raw] {
     a->max_bytes = parse_size(a->max_bytes_text, "--max-bytes");
-    if (a->max_bytes < 64) throw UsageError("--max-bytes " + a->max_bytes_text + ": must be at least 64");
+    if (a->max_bytes < 64)
+      throw UsageError("--max-bytes " + a->max_bytes_text + ": must be at least 64");
     if (a->max_bytes > (std::size_t{1} << 31) - 4096)
       throw UsageError("--max-bytes " + a->max_bytes_text + ": must be below 2G (one MPI call)");
     action = [a, argc, argv_raw] { return run_workload(*a, argc, argv_raw); };
