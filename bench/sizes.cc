@@ -90,8 +90,9 @@ std::string format_size(std::size_t bytes) {
     std::snprintf(buf, sizeof buf, "%zu", bytes);
   } else if (v == std::floor(v)) {
     std::snprintf(buf, sizeof buf, "%.0f%s", v, kUnits[u]);
-  } else if (v >= 1000) {
-    // %.3g would switch to an exponent (1e+03T), which parse_size does not read.
+  } else if (v >= 999.5) {
+    // %.3g would switch to an exponent (1e+03G, also for 999.97 which rounds up to 1000),
+    // which parse_size does not read.
     std::snprintf(buf, sizeof buf, "%.0f%s", v, kUnits[u]);
   } else {
     std::snprintf(buf, sizeof buf, "%.3g%s", v, kUnits[u]);

@@ -66,6 +66,9 @@ TEST(Sizes, Format) {
   EXPECT_EQ(format_size(1024), "1K");
   EXPECT_EQ(format_size(1536), "1.5K");
   EXPECT_EQ(format_size(64u << 20), "64M");
+  // 999.97 G rounds up to 1000 under %.3g, which would print an exponent parse_size rejects.
+  EXPECT_EQ(format_size(1073709551636ull), "1000G");
+  EXPECT_EQ(parse_size(format_size(1073709551636ull)), 1000ull << 30);
 }
 
 TEST(Stats, MatchesHandComputedValues) {
@@ -105,12 +108,14 @@ TEST(Spec, CountsFromBytes) {
 // the result. The check must pass, and a single changed element must be counted.
 void simulate_allreduce(DType t, ReduceOp op, int p, std::size_t count) {
   const std::size_t es = collectives::dtype_size(t);
-  std::vector<std::vector<std::byte>> in(static_cast<std::size_t>(p), std::vector<std::byte>(count * es + 1));
+  std::vector<std::vector<std::byte>> in(static_cast<std::size_t>(p),
+                                         std::vector<std::byte>(count * es + 1));
   for (int r = 0; r < p; ++r)
     collectives::fill_input(in[r].data(), count, t, op, Collective::kAllReduce, r, p, 42);
   // Reduce in reverse order with a different association than rank order.
   std::vector<std::byte> acc = in[static_cast<std::size_t>(p - 1)];
-  for (int r = p - 2; r >= 0; --r) collectives::reduce_inplace(acc.data(), in[r].data(), count, t, op);
+  for (int r = p - 2; r >= 0; --r)
+    collectives::reduce_inplace(acc.data(), in[r].data(), count, t, op);
   for (int r = 0; r < p; ++r) {
     const auto res =
         collectives::check_output(acc.data(), count, t, op, Collective::kAllReduce, r, p, 42);
@@ -121,20 +126,24 @@ void simulate_allreduce(DType t, ReduceOp op, int p, std::size_t count) {
   if (count == 0) return;
   // A lost contribution (one rank missing) must be detected.
   std::vector<std::byte> partial = in[0];
-  for (int r = 1; r < p - 1; ++r) collectives::reduce_inplace(partial.data(), in[r].data(), count, t, op);
+  for (int r = 1; r < p - 1; ++r)
+    collectives::reduce_inplace(partial.data(), in[r].data(), count, t, op);
   if (p >= 2) {
     const auto res =
         collectives::check_output(partial.data(), count, t, op, Collective::kAllReduce, 0, p, 42);
     // min/max: only elements the dropped rank owns change (about count / p of them);
     const bool owner_only = op != ReduceOp::kSum;  // prod: a rank adds a factor 2 at 1/k of them
-    if (count >= (owner_only ? 16 * static_cast<std::size_t>(p) : 64)) EXPECT_GT(res.wrong, 0u) << "dropped rank not detected " << collectives::dtype_name(t) << " " << collectives::op_name(op) << " p=" << p;
+    if (count >= (owner_only ? 16 * static_cast<std::size_t>(p) : 64))
+      EXPECT_GT(res.wrong, 0u) << "dropped rank not detected " << collectives::dtype_name(t) << " "
+                               << collectives::op_name(op) << " p=" << p;
   }
   // The wrong seed (stale data from an earlier check) must be detected.
   if (count >= 64) {
     const auto stale =
         collectives::check_output(acc.data(), count, t, op, Collective::kAllReduce, 0, p, 43);
     {
-      EXPECT_GT(stale.wrong, 0u) << "stale data not detected " << collectives::dtype_name(t) << " " << collectives::op_name(op) << " p=" << p;
+      EXPECT_GT(stale.wrong, 0u) << "stale data not detected " << collectives::dtype_name(t) << " "
+                                 << collectives::op_name(op) << " p=" << p;
     }
   }
 }
@@ -163,13 +172,16 @@ TEST(Spec, AllToAllCheckDetectsMisplacedBlocks) {
     std::vector<std::vector<std::byte>> send(p, std::vector<std::byte>(count * es));
     std::vector<std::vector<std::byte>> recv(p, std::vector<std::byte>(count * es));
     for (int r = 0; r < p; ++r)
-      collectives::fill_input(send[r].data(), count, t, ReduceOp::kSum, Collective::kAllToAll, r, p, 9);
+      collectives::fill_input(send[r].data(), count, t, ReduceOp::kSum, Collective::kAllToAll, r, p,
+                              9);
     for (int i = 0; i < p; ++i)
       for (int j = 0; j < p; ++j)  // block j of rank i goes to rank j, slot i
         std::memcpy(recv[j].data() + i * block * es, send[i].data() + j * block * es, block * es);
     for (int r = 0; r < p; ++r)
       EXPECT_EQ(collectives::check_output(recv[r].data(), count, t, ReduceOp::kSum,
-                                          Collective::kAllToAll, r, p, 9).wrong, 0u);
+                                          Collective::kAllToAll, r, p, 9)
+                    .wrong,
+                0u);
     // Swap two blocks on rank 2: both must be reported.
     std::vector<std::byte> tmp(block * es);
     auto* b = recv[2].data();
@@ -252,14 +264,15 @@ TEST(Results, RoundTripAgainstTheSchema) {
   std::ifstream sf(COLLBENCH_SCHEMA);
   const auto schema = nlohmann::json::parse(sf);
 
-  ResultSink sink(sample_options(path), {{"collbench_version", "0.1.0"},
-                                         {"git_sha", "abc"},
-                                         {"command_line", {"collbench"}},
-                                         {"start_time", "2026-01-01T00:00:00Z"},
-                                         {"backend", "mpi"},
-                                         {"ranks", 4},
-                                         {"nodes", 2},
-                                         {"hostnames", {"a", "a", "b", "b"}}},
+  ResultSink sink(sample_options(path),
+                  {{"collbench_version", "0.1.0"},
+                   {"git_sha", "abc"},
+                   {"command_line", {"collbench"}},
+                   {"start_time", "2026-01-01T00:00:00Z"},
+                   {"backend", "mpi"},
+                   {"ranks", 4},
+                   {"nodes", 2},
+                   {"hostnames", {"a", "a", "b", "b"}}},
                   {{"warmup", 1}, {"iters", 3}, {"check", 1}, {"rotate_buffers", true}});
   sink.add(sample_record());
   // Mid-run the file exists, is valid, and says it is incomplete.
@@ -291,8 +304,10 @@ TEST(Results, RoundTripAgainstTheSchema) {
 
 TEST(Results, UnwritablePathsAreRefusedBeforeMeasuring) {
   EXPECT_THROW(check_writable("/nonexistent-folder/x.json", "--json"), UsageError);
-  EXPECT_THROW(check_writable(std::filesystem::temp_directory_path().string(), "--json"), UsageError);
-  EXPECT_NO_THROW(check_writable((std::filesystem::temp_directory_path() / "ok.json").string(), "--json"));
+  EXPECT_THROW(check_writable(std::filesystem::temp_directory_path().string(), "--json"),
+               UsageError);
+  EXPECT_NO_THROW(
+      check_writable((std::filesystem::temp_directory_path() / "ok.json").string(), "--json"));
   EXPECT_FALSE(std::filesystem::exists(std::filesystem::temp_directory_path() / "ok.json"));
 }
 
