@@ -624,6 +624,8 @@ struct FitArgs {
   bool strict = false;
   // Only records in this size range (both): e.g. the DRAM-bound sizes, where one bandwidth holds.
   std::string min_bytes, max_bytes;
+  bool plain = false;              // no δ, one β per tier: the textbook α-β-γ model
+  std::vector<std::string> bands;  // validate: size-band edges
 };
 
 // The loaded records, less those outside --min-bytes/--max-bytes (said in `skipped`).
@@ -660,6 +662,7 @@ topology::FitOptions fit_options(const FitArgs& a) {
     throw UsageError("--tiers " + a.tiers + ": expected auto, intra or intra,inter");
   }
   o.dtype = a.dtype;
+  o.local_terms = !a.plain;
   if (a.gamma_gbps == 0) {
     o.gamma_fixed = 0.0;
   } else if (a.gamma_gbps > 0) {
@@ -676,7 +679,13 @@ std::string params_table(const topology::FitResult& r) {
   if (r.fitted[alpha_param(0)]) {
     t.row({"alpha intra-node", sig(r.theta[alpha_param(0)] * 1e6), "us", "latency per message"});
     const double b = r.theta[beta_param(0)];
-    t.row({"bandwidth intra-node", b > 0 ? sig(1 / b / 1e9) : "inf", "GB/s", "per rank (1/beta)"});
+    t.row({"bandwidth intra-node", b > 0 ? sig(1 / b / 1e9) : "inf", "GB/s",
+           "per rank, all ranks of the node sending (1/beta)"});
+    if (r.separate_flow) {
+      const double f = r.theta[topology::flow_beta0_param()];
+      t.row({"  one flow", f > 0 ? sig(1 / f / 1e9) : "inf", "GB/s",
+             "when only some ranks of the node send (tree steps)"});
+    }
   }
   if (r.fitted[alpha_param(1)]) {
     t.row({"alpha inter-node", sig(r.theta[alpha_param(1)] * 1e6), "us", "latency per message"});
@@ -688,6 +697,11 @@ std::string params_table(const topology::FitResult& r) {
   const double g = r.theta[gamma_param()];
   t.row({"reduction rate", g > 0 ? sig(1 / g / 1e9) : "free", "GB/s",
          std::string("1/gamma, per byte reduced") + (r.fitted[gamma_param()] ? "" : " (fixed)")});
+  if (r.fitted[topology::delta_param()]) {
+    const double d = r.theta[topology::delta_param()];
+    t.row({"local copy rate", d > 0 ? sig(1 / d / 1e9) : "free", "GB/s",
+           "1/delta, per byte a rank copies in its own memory"});
+  }
   return t.str();
 }
 
@@ -707,6 +721,8 @@ json params_json(const topology::FitResult& r) {
   }
   p["gamma_s_per_byte"] = r.theta[gamma_param()];
   p["gamma_fitted"] = r.fitted[gamma_param()];
+  if (r.separate_flow) p["beta_intra_flow_s_per_byte"] = r.theta[topology::flow_beta0_param()];
+  if (r.fitted[topology::delta_param()]) p["delta_s_per_byte"] = r.theta[topology::delta_param()];
   p["ranks_per_node"] = r.ranks_per_node;
   return p;
 }
@@ -716,9 +732,9 @@ int run_fit(const FitArgs& a) {
   const topology::LoadedRecords loaded = load_in_range(a);
   const topology::FitResult r = topology::fit_records(loaded.records, opt);
   std::printf(
-      "Fit of alpha/beta/gamma (time statistic: %s; weighted least squares on relative "
+      "Fit of alpha/beta/gamma%s (time statistic: %s; weighted least squares on relative "
       "error, Tukey bisquare)\n",
-      a.stat.c_str());
+      a.plain ? "" : "/delta", a.stat.c_str());
   std::printf("files: %zu; records used: %d; outliers dropped: %d; iterations: %d\n",
               loaded.files.size(), r.records_used, r.outliers, r.iterations);
   for (const auto& s : loaded.skipped) std::printf("  skipped %s\n", s.c_str());
@@ -770,6 +786,14 @@ int run_validate(const FitArgs& a) {
   vo.holdout_max_ranks = !a.no_holdout_ranks;
   if (!(a.target > 0)) throw UsageError("--target: must be > 0");
   vo.target = a.target;
+  for (const std::string& b : a.bands) {
+    const std::size_t v = parse_size(b, "--bands");
+    if (v == 0) throw UsageError("--bands " + b + ": an edge must be > 0");
+    if (!vo.bands.empty() && static_cast<double>(v) <= vo.bands.back())
+      throw UsageError("--bands: edges must be ascending (" + b + " after " +
+                       format_size(static_cast<std::size_t>(vo.bands.back())) + ")");
+    vo.bands.push_back(static_cast<double>(v));
+  }
   const topology::LoadedRecords loaded = load_in_range(a);
   const topology::ValidationResult v = topology::validate_records(loaded.records, vo);
   std::printf("Held-out validation: fit on part of the sweep, predict the rest (statistic %s)\n",
@@ -781,29 +805,59 @@ int run_validate(const FitArgs& a) {
                   : "",
               v.train_records, v.test_records);
   for (const auto& s : loaded.skipped) std::printf("  skipped %s\n", s.c_str());
-  for (const auto& n : v.fit.notes) std::printf("  note: %s\n", n.c_str());
-  std::printf("\nparameters fitted on the training part:\n%s", params_table(v.fit).c_str());
+  json bands = json::array();
+  for (const auto& b : v.bands) {
+    const std::string in = b.label.empty() ? std::string() : " (band " + b.label + ")";
+    for (const auto& n : b.fit.notes) std::printf("  note%s: %s\n", in.c_str(), n.c_str());
+    std::printf("\nparameters fitted on the training part%s, %d records:\n%s", in.c_str(), b.train,
+                params_table(b.fit).c_str());
+    bands.push_back({{"label", b.label},
+                     {"min_bytes", b.lo},
+                     {"below_bytes", b.hi > 0 ? json(b.hi) : json(nullptr)},
+                     {"train_records", b.train},
+                     {"test_records", b.test},
+                     {"parameters", params_json(b.fit)},
+                     {"notes", b.fit.notes}});
+  }
+  auto verdict_of = [](const topology::ValidationRow& r) {
+    return r.test == 0 ? std::string("-")
+           : r.native  ? std::string("info (best-of)")
+           : r.pass    ? std::string("PASS")
+                       : std::string("FAIL");
+  };
+  auto row_json = [](const topology::ValidationRow& r) {
+    json j = {{"collective", r.collective},
+              {"algorithm", r.algorithm},
+              {"train", r.native ? 0 : r.train},
+              {"test", r.test},
+              {"median_rel_err", r.median_rel_err},
+              {"worst_rel_err", r.worst_rel_err},
+              {"native", r.native},
+              {"pass", r.pass}};
+    if (!r.band.empty()) j["band"] = r.band;
+    return j;
+  };
+  json band_rows = json::array();
+  if (!v.band_rows.empty()) {
+    Table bt({"band", "collective", "algorithm", "train", "test", "median err", "worst err"});
+    for (const auto& r : v.band_rows) {
+      bt.row({r.band, r.collective, r.algorithm, std::to_string(r.native ? 0 : r.train),
+              std::to_string(r.test), r.test ? pct(r.median_rel_err) : "-",
+              r.test ? pct(r.worst_rel_err) : "-"});
+      band_rows.push_back(row_json(r));
+    }
+    std::printf("\nheld-out prediction error per band:\n%s", bt.str().c_str());
+  }
   Table t({"collective", "algorithm", "train", "test", "median err", "worst err", "verdict"});
   json rows = json::array();
   for (const auto& r : v.rows) {
-    const std::string verdict = r.test == 0 ? "-"
-                                : r.native  ? "info (best-of)"
-                                : r.pass    ? "PASS"
-                                            : "FAIL";
     t.row({r.collective, r.algorithm, std::to_string(r.native ? 0 : r.train),
            std::to_string(r.test), r.test ? pct(r.median_rel_err) : "-",
-           r.test ? pct(r.worst_rel_err) : "-", verdict});
-    rows.push_back({{"collective", r.collective},
-                    {"algorithm", r.algorithm},
-                    {"train", r.native ? 0 : r.train},
-                    {"test", r.test},
-                    {"median_rel_err", r.median_rel_err},
-                    {"worst_rel_err", r.worst_rel_err},
-                    {"native", r.native},
-                    {"pass", r.pass}});
+           r.test ? pct(r.worst_rel_err) : "-", verdict_of(r)});
+    rows.push_back(row_json(r));
   }
-  std::printf("\nheld-out prediction error (target: median <= %s per algorithm):\n%s",
-              pct(vo.target).c_str(), t.str().c_str());
+  std::printf("\nheld-out prediction error%s (target: median <= %s per algorithm):\n%s",
+              v.bands.size() > 1 ? ", all bands" : "", pct(vo.target).c_str(), t.str().c_str());
   std::printf("\nverdict: %s\n", v.pass ? "PASS" : "FAIL");
   json out = {{"command", "model validate"},
               {"files", loaded.files},
@@ -813,7 +867,10 @@ int run_validate(const FitArgs& a) {
               {"train_records", v.train_records},
               {"test_records", v.test_records},
               {"target", vo.target},
+              {"model", a.plain ? "alpha-beta-gamma" : "alpha-beta-gamma-delta"},
               {"parameters", params_json(v.fit)},
+              {"bands", bands},
+              {"band_rows", band_rows},
               {"rows", rows},
               {"pass", v.pass},
               {"notes", v.fit.notes}};
@@ -1118,7 +1175,13 @@ void add_model_commands(CLI::App& app, std::function<int()>& action) {
                   "use only records of at least this size (e.g. 4M: the sizes that stream from "
                   "memory, where one bandwidth holds)");
     c->add_option("-e,--max-bytes", a->max_bytes, "use only records of at most this size");
+    c->add_flag("--plain", a->plain,
+                "the textbook alpha-beta-gamma model: no local-copy cost delta, one intra-node "
+                "beta (default: fit them where the records determine them)");
     if (validate) {
+      c->add_option("--bands", a->bands,
+                    "size-band edges (e.g. 4K,8M): fit and validate each band on its own")
+          ->delimiter(',');
       c->add_option("--holdout-every", a->holdout_every, "hold out every n-th size")
           ->capture_default_str();
       c->add_flag("--no-holdout-ranks", a->no_holdout_ranks,

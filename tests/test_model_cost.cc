@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "collectives/error.h"
 #include "topology/cost_model.h"
 #include "topology/fit.h"
 #include "topology/profiles.h"
@@ -51,6 +52,41 @@ TEST(ModelCost, OneTierMatchesClosedForms) {
   EXPECT_NEAR(t_of(f, ModelAlgo::kBruck, kN, 8), lg * kA + kN / 2 * lg * kB, 1e-12);
   EXPECT_NEAR(t_of(f, ModelAlgo::kPairwise, kN, 8), (p - 1) * kA + (p - 1) / p * kN * kB, 1e-12);
   EXPECT_NEAR(t_of(f, ModelAlgo::kLinear, kN, 8), (p - 1) * kA + (p - 1) / p * kN * kB, 1e-12);
+}
+
+TEST(ModelCost, LocalCopiesAreChargedAtTheCopyRate) {
+  // Bytes one rank copies, as the implementations in collectives/ do.
+  EXPECT_EQ(copied_bytes(ModelAlgo::kRing, kN, 8, 8, false), 0);
+  EXPECT_EQ(copied_bytes(ModelAlgo::kLinear, kN, 8, 8, false), kN / 8);
+  EXPECT_EQ(copied_bytes(ModelAlgo::kPairwise, kN, 8, 8, true), kN + kN / 8);
+  EXPECT_EQ(copied_bytes(ModelAlgo::kHierarchicalLeader, kN, 4, 4, false), kN);
+  EXPECT_EQ(copied_bytes(ModelAlgo::kHierarchicalLeader, kN, 4, 4, true), 0);
+  // Bruck on 2 ranks: rotation n, pack and unpack of one block (n/2 each), final placement n.
+  EXPECT_EQ(copied_bytes(ModelAlgo::kBruck, kN, 2, 2, false), 3 * kN);
+  // 8 ranks: 3 rounds moving 4 blocks of n/8 each way, plus rotation and placement.
+  EXPECT_EQ(copied_bytes(ModelAlgo::kBruck, kN, 8, 8, false), 2 * kN + 3 * 2 * 4 * kN / 8);
+  EXPECT_EQ(copied_bytes(ModelAlgo::kBruck, kN, 1, 1, false), 0);
+
+  Fabric f = flat();
+  const double without = t_of(f, ModelAlgo::kBruck, kN, 8);
+  f.copy_gbps = 2;
+  EXPECT_NEAR(t_of(f, ModelAlgo::kBruck, kN, 8) - without, (2 * kN + 3 * kN) / 2e9, 1e-12);
+  EXPECT_NEAR(t_of(f, ModelAlgo::kRing, kN, 8),
+              2 * 7 * kA + 2 * 7.0 / 8 * kN * kB + 7.0 / 8 * kN * kG, 1e-12);
+  f.copy_gbps = -1;
+  EXPECT_THROW(f.validate(), UsageError);
+}
+
+TEST(ModelCost, TreeStepsInsideANodeUseTheSingleFlowRate) {
+  // Half the ranks send in a binomial tree's first step: on a node whose one flow is faster
+  // than a rank's share with everyone sending, the tree gains; the ring does not.
+  Fabric f = flat();
+  const double ring = t_of(f, ModelAlgo::kRing, kN, 2);
+  const double tree = t_of(f, ModelAlgo::kBinomial, kN, 2);
+  f.tiers[0].flow_gbps = 2 * kBw / 1e9;
+  EXPECT_NEAR(t_of(f, ModelAlgo::kRing, kN, 2), ring, 1e-15);
+  // p = 2: one reduce step and one broadcast step, each at max(1/(2 bw), 0.5 / bw).
+  EXPECT_NEAR(t_of(f, ModelAlgo::kBinomial, kN, 2), tree - 2 * kN * kB + 2 * kN * kB / 2, 1e-12);
 }
 
 TEST(ModelCost, NonPowerOfTwoFoldsTheExtraRanks) {

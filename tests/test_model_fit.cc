@@ -170,6 +170,95 @@ TEST(ModelFit, ValidationFailsWhenTheModelIsWrong) {
   }
 }
 
+TEST(ModelFit, RecoversLocalCopyCostAndSingleFlow) {
+  // A host where copies run at 3 GB/s and one flow at 12 GB/s beside 8 GB/s per rank when all
+  // send: bruck's rotations and the trees' half-idle steps show both.
+  TrueParams tp;
+  tp.copy = 3e9;
+  tp.flow_intra = 12e9;
+  SynthOptions o;
+  o.allreduce.push_back("hierarchical_leader");
+  const auto recs = load(model_test::synth_results(tp, o), "copy-flow.json");
+  const FitResult r = fit_records(recs);
+  ASSERT_TRUE(r.fitted[delta_param()]);
+  ASSERT_TRUE(r.separate_flow);
+  EXPECT_LT(rel(1 / r.theta[delta_param()], tp.copy), 0.10);
+  EXPECT_LT(rel(1 / r.theta[flow_beta0_param()], tp.flow_intra), 0.10);
+  EXPECT_LT(rel(1 / r.theta[beta_param(0)], tp.bw_intra), 0.05);
+  EXPECT_NEAR(r.fabric.copy_gbps, 3.0, 0.3);
+  EXPECT_NEAR(r.fabric.tiers[0].flow_gbps, 12.0, 1.2);
+  for (const auto& q : r.quality) EXPECT_LT(q.median_rel_err, 0.05) << q.algorithm;
+  // The textbook model cannot place bruck's copies: its error there is large.
+  FitOptions plain;
+  plain.local_terms = false;
+  const FitResult p = fit_records(recs, plain);
+  EXPECT_FALSE(p.fitted[delta_param()]);
+  double bruck_err = 0;
+  for (const auto& q : p.quality)
+    if (q.algorithm == "bruck") bruck_err = q.median_rel_err;
+  EXPECT_GT(bruck_err, 0.15);
+}
+
+TEST(ModelFit, OptionalTermsDropWhenTheRecordsCannotSeparateThem) {
+  // Ring and recursive doubling copy nothing and every rank sends in every step: neither δ nor
+  // a single-flow rate is determined, and the fit says so instead of refusing.
+  SynthOptions o;
+  o.allreduce = {"ring", "recursive_doubling"};
+  o.alltoall = {};
+  const auto recs = load(model_test::synth_results({}, o), "no-copies.json");
+  const FitResult r = fit_records(recs);
+  EXPECT_FALSE(r.fitted[delta_param()]);
+  EXPECT_FALSE(r.separate_flow);
+  EXPECT_EQ(r.fabric.copy_gbps, 0);
+  EXPECT_LT(rel(1 / r.theta[beta_param(0)], TrueParams{}.bw_intra), 0.10);
+}
+
+TEST(ModelFit, BandsFitEachSizeRegimeOnItsOwn) {
+  // Bandwidth 5x higher while the buffers fit in cache (below 1 MiB) than above: one fit over
+  // every size misses next to the change, one fit per band predicts each.
+  TrueParams fast, slow;
+  fast.alpha_intra = slow.alpha_intra = 0.2e-6;
+  fast.bw_intra = 20e9;
+  slow.bw_intra = 4e9;
+  SynthOptions o;
+  o.add_native = false;
+  auto results = model_test::synth_results(fast, o);
+  const auto slow_results = model_test::synth_results(slow, o);
+  auto& recs = results["records"];
+  nlohmann::json merged = nlohmann::json::array();
+  for (std::size_t i = 0; i < recs.size(); ++i)
+    merged.push_back(recs[i]["bytes"].get<double>() < (1 << 20) ? recs[i]
+                                                                : slow_results["records"][i]);
+  results["records"] = merged;
+  const auto loaded = load(results, "bands.json");
+  ValidationOptions one;
+  one.holdout_max_ranks = false;
+  const ValidationResult v1 = validate_records(loaded, one);
+  double worst1 = 0;
+  for (const auto& row : v1.rows) worst1 = std::max(worst1, row.worst_rel_err);
+  // The held-out sizes next to the regime change miss by far (the median can hide them).
+  EXPECT_GT(worst1, 0.4);
+  ValidationOptions two = one;
+  two.bands = {1 << 20};
+  const ValidationResult v2 = validate_records(loaded, two);
+  EXPECT_TRUE(v2.pass);
+  ASSERT_EQ(v2.bands.size(), 2u);
+  EXPECT_EQ(v2.bands[0].label, "< 1M");
+  EXPECT_EQ(v2.bands[1].label, ">= 1M");
+  EXPECT_LT(rel(1 / v2.bands[0].fit.theta[beta_param(0)], 20e9), 0.05);
+  EXPECT_LT(rel(1 / v2.bands[1].fit.theta[beta_param(0)], 4e9), 0.05);
+  EXPECT_FALSE(v2.band_rows.empty());
+  double worst2 = 0;
+  for (const auto& row : v2.rows) {
+    EXPECT_LT(row.median_rel_err, 0.08) << row.algorithm;
+    worst2 = std::max(worst2, row.worst_rel_err);
+  }
+  EXPECT_LT(worst2, 0.15);
+  ValidationOptions bad = one;
+  bad.bands = {1 << 20, 1 << 10};
+  EXPECT_THROW(validate_records(loaded, bad), UsageError);
+}
+
 TEST(ModelFit, LoaderNamesTheBadField) {
   const std::string dir = model_test::temp_dir("loader");
   struct Cleanup {

@@ -24,6 +24,8 @@ struct TrueParams {
   double alpha_inter = 30e-6;  // s
   double link_inter = 0.1e9;   // B/s per node link (800 Mbit/s)
   double reduce = 4e9;         // B/s
+  double copy = 0;             // B/s of a local copy (δ = 1 / copy); 0 = free
+  double flow_intra = 0;       // B/s of one flow inside a node when few send; 0 = bw_intra
 };
 
 inline void fill_theta(const TrueParams& p, double* theta) {
@@ -33,6 +35,8 @@ inline void fill_theta(const TrueParams& p, double* theta) {
   theta[topology::alpha_param(1)] = p.alpha_inter;
   theta[topology::beta_param(1)] = 1 / p.link_inter;
   theta[topology::gamma_param()] = 1 / p.reduce;
+  theta[topology::delta_param()] = p.copy > 0 ? 1 / p.copy : 0;
+  theta[topology::flow_beta0_param()] = 1 / (p.flow_intra > 0 ? p.flow_intra : p.bw_intra);
 }
 
 struct Placement {
@@ -93,7 +97,8 @@ inline nlohmann::json synth_results(const TrueParams& tp, const SynthOptions& o)
     recs.push_back(r);
   };
   for (const Placement& pl : o.placements) {
-    const auto net = topology::fit_net(pl.ranks_per_node, theta);
+    const auto net = topology::fit_net(pl.ranks_per_node, theta, topology::ModelAlgo::kRing, false,
+                                       tp.flow_intra > 0);
     const std::int64_t p = pl.nodes * pl.ranks_per_node;
     for (double b = o.min_bytes; b <= o.max_bytes; b *= 4) {
       for (const auto& name : o.allreduce) {

@@ -137,7 +137,8 @@ T xor_step(const NetT<T>& n, std::int64_t p, std::int64_t d, double bytes, doubl
   }
   const bool inside = d < n.group[0] || n.tiers == 1;
   T t{};
-  if (inside) t = n.alpha[0] + inv_rate(n, 0, 1.0) * bytes;
+  // Inside tier 0 the senders of a tree step share its bandwidth with fewer peers.
+  if (inside) t = n.alpha[0] + inv_rate(n, 0, std::min(1.0, senders)) * bytes;
   if (top > 0) {
     const double f = std::max(senders, 1.0 / static_cast<double>(n.group[top - 1]));
     T cross = n.alpha[top] + inv_rate(n, top, f) * bytes;
@@ -450,6 +451,8 @@ T time_of(const NetT<T>& n, ModelAlgo a, double bytes, std::int64_t p) {
       return not_applicable<T>();
   }
   if (is_na(t)) return t;
+  const double copied = copied_bytes(a, bytes, p, n.group[0], n.in_place);
+  if (copied > 0) t += n.delta * copied;
   if constexpr (std::is_same_v<T, double>) {
     return t + n.call_overhead_s;
   } else {
@@ -458,6 +461,44 @@ T time_of(const NetT<T>& n, ModelAlgo a, double bytes, std::int64_t p) {
 }
 
 }  // namespace
+
+double copied_bytes(ModelAlgo algo, double bytes, std::int64_t p, std::int64_t per_domain,
+                    bool in_place) {
+  if (p <= 1 || !(bytes > 0)) return 0;
+  const double pd = static_cast<double>(p);
+  const std::int64_t g = std::max<std::int64_t>(1, std::min(p, per_domain));
+  switch (algo) {
+    case ModelAlgo::kHierarchical:
+      // One rank per node: the input is copied to the output, then reduced in place there.
+      return g == 1 && !in_place ? bytes : 0;
+    case ModelAlgo::kHierarchicalLeader:
+      return in_place ? 0 : bytes;  // the leader's tree reduces in the output buffer
+    case ModelAlgo::kLinear:
+    case ModelAlgo::kPairwise:
+      // The own block; in place the whole input is first saved to scratch.
+      return bytes / pd + (in_place ? bytes : 0);
+    case ModelAlgo::kBruck: {
+      // Rotation into scratch, pack and unpack of the moved blocks each round, final placement.
+      double c = 2 * bytes;
+      const double block = bytes / pd;
+      for (std::int64_t d = 1; d < p; d *= 2) {
+        const std::int64_t period = d * 2;
+        const std::int64_t moved = (p / period) * d + std::max<std::int64_t>(0, p % period - d);
+        c += 2 * block * static_cast<double>(moved);
+      }
+      return c;
+    }
+    case ModelAlgo::kAllToAllHierarchical: {
+      const double nodes = std::ceil(pd / static_cast<double>(g));
+      const double block = bytes / pd;
+      // Blocks for the other nodes are staged; the own block goes straight out of place, in
+      // place the blocks from the node's peers come through the stage.
+      return block * (nodes - 1) + (in_place ? block * static_cast<double>(g - 1) : block);
+    }
+    default:
+      return 0;  // the all-reduce algorithms receive and reduce in the output buffer
+  }
+}
 
 std::span<const ModelAlgoInfo> model_algorithms() { return kAlgos; }
 
@@ -488,6 +529,7 @@ ModelNet make_net(const Fabric& f) {
   }
   n.channels = n.tiers > 1 ? n.group[0] : 1;
   n.gamma = f.gamma_s_per_byte();
+  n.delta = f.copy_gbps > 0 ? 1.0 / (f.copy_gbps * 1e9) : 0.0;
   n.call_overhead_s = f.call_overhead_us * 1e-6;
   return n;
 }

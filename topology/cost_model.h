@@ -18,6 +18,10 @@
 //   bruck                ceil(lg p) steps of about n/2 at distance 2^s
 //   hierarchical (a2a)   intra exchange by destination rail, then N-1 messages per rail
 //
+// Local copies on the critical path cost δ per byte (copied_bytes() gives the count of each
+// implementation in collectives/). Inside tier 0 a step in which only a fraction f of the
+// members send runs at max(flow β, f·β): on one host the senders share the memory bandwidth.
+//
 // Bandwidth at tier k (k >= 1) when a fraction f of the ranks of a tier-(k-1) block send across
 // it at once: min(flow_k, b_k / (f · oversubscription_k · ... · oversubscription_1)). That is how
 // oversubscription shows: all-to-all and recursive doubling put every rank across the top tier,
@@ -44,11 +48,15 @@ namespace collbench::topology {
 using collectives::Collective;
 
 inline constexpr int kMaxTiers = 6;
-// Parameters of a fit: α_k (index k), β_k (index kMaxTiers + k), γ (index 2·kMaxTiers).
-inline constexpr int kNumParams = 2 * kMaxTiers + 1;
+// Parameters of a fit: α_k (index k), β_k (index kMaxTiers + k), γ (index 2·kMaxTiers), the β of
+// one flow inside tier 0 when only some of its members send (binomial trees on one host share
+// the memory bandwidth with fewer peers), and δ, the cost of a byte copied locally.
+inline constexpr int kNumParams = 2 * kMaxTiers + 3;
 constexpr int alpha_param(int tier) { return tier; }
 constexpr int beta_param(int tier) { return kMaxTiers + tier; }
 constexpr int gamma_param() { return 2 * kMaxTiers; }
+constexpr int flow_beta0_param() { return 2 * kMaxTiers + 1; }
+constexpr int delta_param() { return 2 * kMaxTiers + 2; }
 inline constexpr std::int64_t kUnbounded = std::int64_t{1} << 60;
 
 enum class ModelAlgo : int {
@@ -137,6 +145,12 @@ struct NetT {
   bool shared_tier0 = false;
   double active = 1;  // fraction of all ranks that run this pattern at the same time
   T gamma = {};
+  // Seconds per byte copied inside a rank's memory (the out-of-place copy of a tree's root,
+  // Bruck's rotations and packing, an all-to-all's own block). 0 on the built-in GPU profiles,
+  // where such copies run at HBM speed beside links 10-100x slower; on one host it is as large
+  // as the "link" itself, which is a memory copy too.
+  T delta = {};
+  bool in_place = false;  // the copies counted are those of an in-place call
   double call_overhead_s = 0;
   // Algorithm between the domains of the hierarchical algorithms (a flat all-reduce), or kCount
   // for the best of ring, rabenseifner and double_binary_tree (prediction). A fit sets what the
@@ -159,6 +173,11 @@ NetT<T> strided_net(const NetT<T>& net, std::int64_t stride, double active_scale
 double predict_time(const ModelNet& net, ModelAlgo algo, double bytes, std::int64_t ranks);
 LinearTime predict_linear(const NetT<LinearTime>& net, ModelAlgo algo, double bytes,
                           std::int64_t ranks);
+
+// Bytes one rank copies locally on the critical path of one call of the project's own
+// implementation (collectives/), out of place or in place.
+double copied_bytes(ModelAlgo algo, double bytes, std::int64_t ranks, std::int64_t per_domain,
+                    bool in_place);
 
 // One message of `bytes` between ranks `distance` apart (pipeline-parallel send), all ranks
 // sending at once.

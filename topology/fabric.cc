@@ -94,6 +94,7 @@ void validate_fabric(const Fabric& f, const std::string& where) {
   }
   if (f.reduce_gbps < 0) bad(where, "reduce_gbps", "must be >= 0 (0 = free)");
   if (f.call_overhead_us < 0) bad(where, "call_overhead_us", "must be >= 0");
+  if (!(f.copy_gbps >= 0)) bad(where, "copy_gbps", "must be >= 0 (0 = free)");
   if (f.gpus < 0) bad(where, "gpus", "must be >= 0");
 }
 
@@ -116,6 +117,7 @@ Fabric fabric_from_json(const json& j, const std::string& where) {
   f.description = get_string(j, "description", where, "", false);
   f.reduce_gbps = get_number(j, "reduce_gbps", where, "", false, 0);
   f.call_overhead_us = get_number(j, "call_overhead_us", where, "", false, 0);
+  f.copy_gbps = get_number(j, "copy_gbps", where, "", false, 0);
   double gpus = get_number(j, "gpus", where, "", false, 0);
   if (gpus != std::floor(gpus)) bad(where, "gpus", "must be an integer");
   if (std::fabs(gpus) > 1099511627776.0) bad(where, "gpus", "must be at most 2^40");
@@ -161,6 +163,7 @@ json fabric_to_json(const Fabric& f) {
   if (f.gpus > 0) j["gpus"] = f.gpus;
   j["reduce_gbps"] = f.reduce_gbps;
   j["call_overhead_us"] = f.call_overhead_us;
+  if (f.copy_gbps > 0) j["copy_gbps"] = f.copy_gbps;
   j["tiers"] = json::array();
   for (const Tier& t : f.tiers) {
     json o;

@@ -43,7 +43,10 @@ struct Fabric {
   std::vector<Tier> tiers;  // lowest (scale-up) first
   double reduce_gbps = 0;   // reduction throughput (γ = 1 / rate); 0 = free (fused in transfer)
   double call_overhead_us = 0;  // fixed cost of one collective call (kernel launch, setup)
-  std::int64_t gpus = 0;        // ranks the fabric holds; 0 = not stated
+  // Rate of a rank's local copies (δ = 1 / rate); 0 = free. Fitted on one host, where a copy
+  // costs as much as a message; left 0 on the GPU profiles (HBM copies beside slower links).
+  double copy_gbps = 0;
+  std::int64_t gpus = 0;  // ranks the fabric holds; 0 = not stated
   std::map<std::string, std::string> sources;
 
   // Throws UsageError naming the first bad field ("tiers[1].bandwidth_gbps: must be > 0").

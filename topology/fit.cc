@@ -32,6 +32,10 @@ const char* param_name(int i) {
       return "beta(inter-node)";
     case gamma_param():
       return "gamma";
+    case flow_beta0_param():
+      return "beta(intra-node, one flow)";
+    case delta_param():
+      return "delta (local copy)";
     default:
       return "?";
   }
@@ -256,6 +260,8 @@ LoadedRecords load_result_files(const std::vector<std::string>& paths, const std
       fr.ranks_per_node = record_int(r, "ranks_per_node", where, 0, false);
       if (auto d = r.find("dtype"); d != r.end() && d->is_string())
         fr.dtype = d->get<std::string>();
+      if (auto pl = r.find("placement"); pl != r.end() && pl->is_string())
+        fr.in_place = *pl == "in";
       const std::int64_t wrong = record_int(r, "wrong", where, 0, false);
       fr.time_s = record_stat(r, stat, where) * 1e-6;
       if (wrong > 0) {
@@ -295,7 +301,8 @@ LoadedRecords load_result_files(const std::vector<std::string>& paths, const std
   return out;
 }
 
-NetT<LinearTime> fit_net(std::int64_t ranks_per_node, const double* theta, ModelAlgo inner) {
+NetT<LinearTime> fit_net(std::int64_t ranks_per_node, const double* theta, ModelAlgo inner,
+                         bool in_place, bool separate_flow) {
   NetT<LinearTime> n;
   const std::int64_t g = std::max<std::int64_t>(1, ranks_per_node);
   n.tiers = kTiers;
@@ -303,7 +310,8 @@ NetT<LinearTime> fit_net(std::int64_t ranks_per_node, const double* theta, Model
   n.group[1] = kUnbounded;
   n.alpha[0] = LinearTime::param(alpha_param(0), theta[alpha_param(0)]);
   n.beta[0] = LinearTime::param(beta_param(0), theta[beta_param(0)]);
-  n.flow_beta[0] = n.beta[0];
+  n.flow_beta[0] =
+      separate_flow ? LinearTime::param(flow_beta0_param(), theta[flow_beta0_param()]) : n.beta[0];
   n.alpha[1] = LinearTime::param(alpha_param(1), theta[alpha_param(1)]);
   // The parameter is the node link's inverse rate; one rank's share is g times that.
   n.flow_beta[1] = LinearTime::param(beta_param(1), theta[beta_param(1)]);
@@ -312,14 +320,16 @@ NetT<LinearTime> fit_net(std::int64_t ranks_per_node, const double* theta, Model
   n.in_switch_eff[0] = n.in_switch_eff[1] = 1;
   n.channels = g;
   n.gamma = LinearTime::param(gamma_param(), theta[gamma_param()]);
+  n.delta = LinearTime::param(delta_param(), theta[delta_param()]);
+  n.in_place = in_place;
   n.inner = inner;
   return n;
 }
 
 namespace {
 
-LinearTime linear_of(const FitRecord& r, const double* theta) {
-  const NetT<LinearTime> net = fit_net(r.ranks_per_node, theta, r.inner);
+LinearTime linear_of(const FitRecord& r, const double* theta, bool separate_flow) {
+  const NetT<LinearTime> net = fit_net(r.ranks_per_node, theta, r.inner, r.in_place, separate_flow);
   if (r.model) return predict_linear(net, *r.model, r.bytes, r.ranks);
   LinearTime best;
   best.v = std::numeric_limits<double>::quiet_NaN();
@@ -337,7 +347,7 @@ std::string tier_label(const FitRecord& r) { return r.nodes > 1 ? "inter-node" :
 }  // namespace
 
 double predict_record(const FitResult& fit, const FitRecord& r) {
-  return linear_of(r, fit.theta).v;
+  return linear_of(r, fit.theta, fit.separate_flow).v;
 }
 
 FitResult fit_records(const std::vector<FitRecord>& all, const FitOptions& options) {
@@ -407,136 +417,197 @@ FitResult fit_records(const std::vector<FitRecord>& all, const FitOptions& optio
         "inter-node tier not determined: every record has nodes = 1 (measure on 2 or more nodes "
         "to fit it); the fabric written has the intra-node tier only");
 
-  std::vector<int> active;
-  if (has_intra) {
-    active.push_back(alpha_param(0));
-    active.push_back(beta_param(0));
-  }
-  if (has_inter) {
-    active.push_back(alpha_param(1));
-    active.push_back(beta_param(1));
+  // Optional terms: δ where some record copies locally, and tier 0's single-flow β where some
+  // record has steps in which only part of a node's ranks send. Either is dropped, with a note,
+  // when the records cannot tell it from the other parameters.
+  bool use_flow = false, use_delta = false;
+  if (options.local_terms) {
+    double probe[kNumParams] = {};
+    probe[beta_param(0)] = 1e-10;
+    probe[flow_beta0_param()] = 0.5e-10;
+    probe[beta_param(1)] = 1e-9;
+    probe[delta_param()] = 1e-10;
+    for (const FitRecord* r : recs) {
+      const LinearTime lt = linear_of(*r, probe, true);
+      use_flow = use_flow || (has_intra && lt.c[flow_beta0_param()] != 0);
+      use_delta = use_delta || lt.c[delta_param()] != 0;
+    }
   }
   const bool fit_gamma = has_allreduce && !options.gamma_fixed;
-  if (fit_gamma) active.push_back(gamma_param());
-  const int q = static_cast<int>(active.size());
   const int m = static_cast<int>(recs.size());
-
   double theta[kNumParams] = {};
-  theta[alpha_param(0)] = 1e-6;
-  theta[beta_param(0)] = 1e-10;
-  theta[alpha_param(1)] = 1e-5;
-  theta[beta_param(1)] = 1e-9;
-  theta[gamma_param()] = options.gamma_fixed ? *options.gamma_fixed : 1e-10;
-
-  std::vector<double> weights(m, 1.0);
-  std::vector<double> a(static_cast<std::size_t>(m) * q), y(m), scale(q);
-  std::vector<double> rel(m, 0);
-  bool checked = false;
+  std::vector<double> weights, rel;
   int it = 0;
-  for (; it < options.max_iterations; ++it) {
-    // Rows: coefficients / t (relative error), target 1 minus the constant part.
-    for (int i = 0; i < m; ++i) {
-      const FitRecord& r = *recs[i];
-      const LinearTime lt = linear_of(r, theta);
-      double fixed = lt.k;
-      if (!fit_gamma) fixed += lt.c[gamma_param()] * theta[gamma_param()];
-      for (int j = 0; j < q; ++j)
-        a[static_cast<std::size_t>(i) * q + j] = lt.c[active[j]] / r.time_s;
-      y[i] = 1.0 - fixed / r.time_s;
+  for (bool restart = true; restart;) {
+    restart = false;
+    std::vector<int> active;
+    if (has_intra) {
+      active.push_back(alpha_param(0));
+      active.push_back(beta_param(0));
+      if (use_flow) active.push_back(flow_beta0_param());
     }
-    // Columns to unit norm, so that seconds and seconds-per-byte compare.
-    for (int j = 0; j < q; ++j) {
-      double s = 0;
-      for (int i = 0; i < m; ++i)
-        s += a[static_cast<std::size_t>(i) * q + j] * a[static_cast<std::size_t>(i) * q + j];
-      scale[j] = std::sqrt(s);
-      if (scale[j] == 0) {
-        const int p = active[j];
-        std::string why = p == gamma_param() ? "no all-reduce record reduces data"
-                          : (p == alpha_param(1) || p == beta_param(1))
-                              ? "no record sends between nodes"
-                              : "no record sends between ranks of one node";
-        throw UsageError(std::string("cannot determine ") + param_name(p) + ": " + why);
+    if (has_inter) {
+      active.push_back(alpha_param(1));
+      active.push_back(beta_param(1));
+    }
+    if (fit_gamma) active.push_back(gamma_param());
+    if (use_delta) active.push_back(delta_param());
+    const int q = static_cast<int>(active.size());
+    auto is_active = [&](int p) {
+      return std::find(active.begin(), active.end(), p) != active.end();
+    };
+    auto optional = [](int p) { return p == flow_beta0_param() || p == delta_param(); };
+    // Drops an optional parameter that the records cannot determine (δ = 0; the single flow
+    // back to tier 0's β) and fits again.
+    auto drop = [&](int p, const std::string& why) {
+      (p == delta_param() ? use_delta : use_flow) = false;
+      res.notes.push_back(std::string(param_name(p)) + " not fitted: " + why);
+    };
+
+    std::fill(theta, theta + kNumParams, 0.0);
+    theta[alpha_param(0)] = 1e-6;
+    theta[beta_param(0)] = 1e-10;
+    theta[flow_beta0_param()] = 0.5e-10;
+    theta[alpha_param(1)] = 1e-5;
+    theta[beta_param(1)] = 1e-9;
+    theta[gamma_param()] = options.gamma_fixed ? *options.gamma_fixed : 1e-10;
+    theta[delta_param()] = use_delta ? 1e-10 : 0;
+
+    weights.assign(m, 1.0);
+    rel.assign(m, 0);
+    std::vector<double> a(static_cast<std::size_t>(m) * q), y(m), scale(q);
+    bool checked = false;
+    for (it = 0; it < options.max_iterations; ++it) {
+      // Rows: coefficients / t (relative error), target 1 minus the part that is not fitted.
+      for (int i = 0; i < m; ++i) {
+        const FitRecord& r = *recs[i];
+        const LinearTime lt = linear_of(r, theta, use_flow);
+        double fixed = lt.k;
+        for (int p = 0; p < kNumParams; ++p)
+          if (!is_active(p)) fixed += lt.c[p] * theta[p];
+        for (int j = 0; j < q; ++j)
+          a[static_cast<std::size_t>(i) * q + j] = lt.c[active[j]] / r.time_s;
+        y[i] = 1.0 - fixed / r.time_s;
       }
-      for (int i = 0; i < m; ++i) a[static_cast<std::size_t>(i) * q + j] /= scale[j];
-    }
-    if (!checked) {
-      // Identifiability: a near-zero eigenvalue of the normalised Gram matrix means some
-      // combination of parameters leaves every prediction unchanged.
-      std::vector<double> gram(q * q, 0);
-      for (int i = 0; i < m; ++i)
-        for (int u = 0; u < q; ++u)
-          for (int v = 0; v < q; ++v)
-            gram[u * q + v] +=
-                a[static_cast<std::size_t>(i) * q + u] * a[static_cast<std::size_t>(i) * q + v];
-      std::vector<double> vals, vecs;
-      jacobi_eigen(gram, q, vals, vecs);
-      const int imin = static_cast<int>(std::min_element(vals.begin(), vals.end()) - vals.begin());
-      const double vmax = *std::max_element(vals.begin(), vals.end());
-      if (vals[imin] < 1e-9 * vmax || m < q) {
-        std::string names;
-        bool involves_gamma = false, involves_alpha = false;
-        for (int u = 0; u < q; ++u) {
-          if (std::fabs(vecs[u * q + imin]) > 0.2 || m < q) {
-            if (!names.empty()) names += " and ";
-            names += param_name(active[u]);
-            involves_gamma = involves_gamma || active[u] == gamma_param();
-            involves_alpha =
-                involves_alpha || active[u] == alpha_param(0) || active[u] == alpha_param(1);
+      // Columns to unit norm, so that seconds and seconds-per-byte compare.
+      for (int j = 0; j < q; ++j) {
+        double s = 0;
+        for (int i = 0; i < m; ++i)
+          s += a[static_cast<std::size_t>(i) * q + j] * a[static_cast<std::size_t>(i) * q + j];
+        scale[j] = std::sqrt(s);
+        if (scale[j] == 0) {
+          const int p = active[j];
+          if (optional(p)) {
+            drop(p, "no record's time depends on it at the fitted parameters");
+            restart = true;
+            break;
           }
+          if (p == beta_param(0) && use_flow) {
+            // One flow came out slower than a rank's share with every peer sending: the two
+            // cannot be told apart in these records.
+            drop(flow_beta0_param(), "the records cannot tell it from beta(intra-node)");
+            restart = true;
+            break;
+          }
+          std::string why = p == gamma_param() ? "no all-reduce record reduces data"
+                            : (p == alpha_param(1) || p == beta_param(1))
+                                ? "no record sends between nodes"
+                                : "no record sends between ranks of one node";
+          throw UsageError(std::string("cannot determine ") + param_name(p) + ": " + why);
         }
-        std::string hint;
-        if (involves_gamma)
-          hint =
-              "add records of another all-reduce algorithm (--algo all) or all-to-all records, "
-              "or fix gamma with --gamma-gbps";
-        else if (involves_alpha)
-          hint = "measure several message sizes, small and large";
-        else
-          hint = "measure more sizes, rank counts or algorithms";
-        throw UsageError("the records cannot determine " + names +
-                         " separately (they move together in every record); " + hint);
+        for (int i = 0; i < m; ++i) a[static_cast<std::size_t>(i) * q + j] /= scale[j];
       }
-      checked = true;
+      if (restart) break;
+      if (!checked) {
+        // Identifiability: a near-zero eigenvalue of the normalised Gram matrix means some
+        // combination of parameters leaves every prediction unchanged.
+        std::vector<double> gram(q * q, 0);
+        for (int i = 0; i < m; ++i)
+          for (int u = 0; u < q; ++u)
+            for (int v = 0; v < q; ++v)
+              gram[u * q + v] +=
+                  a[static_cast<std::size_t>(i) * q + u] * a[static_cast<std::size_t>(i) * q + v];
+        std::vector<double> vals, vecs;
+        jacobi_eigen(gram, q, vals, vecs);
+        const int imin =
+            static_cast<int>(std::min_element(vals.begin(), vals.end()) - vals.begin());
+        const double vmax = *std::max_element(vals.begin(), vals.end());
+        if (vals[imin] < 1e-9 * vmax || m < q) {
+          std::string names;
+          bool involves_gamma = false, involves_alpha = false;
+          int optional_involved = -1;
+          for (int u = 0; u < q; ++u) {
+            if (std::fabs(vecs[u * q + imin]) > 0.2 || m < q) {
+              if (!names.empty()) names += " and ";
+              names += param_name(active[u]);
+              involves_gamma = involves_gamma || active[u] == gamma_param();
+              involves_alpha =
+                  involves_alpha || active[u] == alpha_param(0) || active[u] == alpha_param(1);
+              if (optional(active[u])) optional_involved = active[u];
+            }
+          }
+          if (optional_involved >= 0) {
+            drop(optional_involved, "the records cannot separate " + names);
+            restart = true;
+            break;
+          }
+          std::string hint;
+          if (involves_gamma)
+            hint =
+                "add records of another all-reduce algorithm (--algo all) or all-to-all records, "
+                "or fix gamma with --gamma-gbps";
+          else if (involves_alpha)
+            hint = "measure several message sizes, small and large";
+          else
+            hint = "measure more sizes, rank counts or algorithms";
+          throw UsageError("the records cannot determine " + names +
+                           " separately (they move together in every record); " + hint);
+        }
+        checked = true;
+      }
+      // Weighted, non-negative solve.
+      std::vector<double> aw(a.size()), yw(m);
+      for (int i = 0; i < m; ++i) {
+        const double w = std::sqrt(weights[i]);
+        for (int j = 0; j < q; ++j)
+          aw[static_cast<std::size_t>(i) * q + j] = a[static_cast<std::size_t>(i) * q + j] * w;
+        yw[i] = y[i] * w;
+      }
+      std::vector<double> x = nnls_small(aw, yw, m, q);
+      double change = 0;
+      for (int j = 0; j < q; ++j) {
+        const double v = x[j] / scale[j];
+        const double old = theta[active[j]];
+        change = std::max(change, std::fabs(v - old) / std::max(std::fabs(old), 1e-30));
+        theta[active[j]] = v;
+      }
+      // Residuals at the new parameters (branches may change) and Tukey bisquare weights.
+      for (int i = 0; i < m; ++i) {
+        const double pred = linear_of(*recs[i], theta, use_flow).v;
+        rel[i] = (pred - recs[i]->time_s) / recs[i]->time_s;
+      }
+      std::vector<double> absr(m);
+      for (int i = 0; i < m; ++i) absr[i] = std::fabs(rel[i]);
+      // A floor of 1% keeps consistent data from losing good points to a tiny scale.
+      const double s = std::max(1.4826 * median_of(absr), 0.01);
+      std::vector<double> next(m);
+      for (int i = 0; i < m; ++i) {
+        const double u = rel[i] / (options.bisquare_c * s);
+        next[i] = it < 2 ? 1.0 : (std::fabs(u) < 1 ? (1 - u * u) * (1 - u * u) : 0.0);
+      }
+      double wchange = 0;
+      for (int i = 0; i < m; ++i) wchange = std::max(wchange, std::fabs(next[i] - weights[i]));
+      weights.swap(next);
+      if (it >= 3 && change < 1e-7 && wchange < 1e-6) break;
     }
-    // Weighted, non-negative solve.
-    std::vector<double> aw(a.size()), yw(m);
-    for (int i = 0; i < m; ++i) {
-      const double w = std::sqrt(weights[i]);
-      for (int j = 0; j < q; ++j)
-        aw[static_cast<std::size_t>(i) * q + j] = a[static_cast<std::size_t>(i) * q + j] * w;
-      yw[i] = y[i] * w;
-    }
-    std::vector<double> x = nnls_small(aw, yw, m, q);
-    double change = 0;
-    for (int j = 0; j < q; ++j) {
-      const double v = x[j] / scale[j];
-      const double old = theta[active[j]];
-      change = std::max(change, std::fabs(v - old) / std::max(std::fabs(old), 1e-30));
-      theta[active[j]] = v;
-    }
-    // Residuals at the new parameters (branches may change) and Tukey bisquare weights.
-    for (int i = 0; i < m; ++i) {
-      const double pred = linear_of(*recs[i], theta).v;
-      rel[i] = (pred - recs[i]->time_s) / recs[i]->time_s;
-    }
-    std::vector<double> absr(m);
-    for (int i = 0; i < m; ++i) absr[i] = std::fabs(rel[i]);
-    // A floor of 1% keeps consistent data from losing good points to a tiny scale.
-    const double s = std::max(1.4826 * median_of(absr), 0.01);
-    std::vector<double> next(m);
-    for (int i = 0; i < m; ++i) {
-      const double u = rel[i] / (options.bisquare_c * s);
-      next[i] = it < 2 ? 1.0 : (std::fabs(u) < 1 ? (1 - u * u) * (1 - u * u) : 0.0);
-    }
-    double wchange = 0;
-    for (int i = 0; i < m; ++i) wchange = std::max(wchange, std::fabs(next[i] - weights[i]));
-    weights.swap(next);
-    if (it >= 3 && change < 1e-7 && wchange < 1e-6) break;
+    if (!restart)
+      for (int p : active) res.fitted[p] = true;
   }
+  if (it >= options.max_iterations) it = options.max_iterations - 1;
   res.iterations = it + 1;
+  res.separate_flow = use_flow;
+  if (!use_flow) theta[flow_beta0_param()] = theta[beta_param(0)];
   std::copy(theta, theta + kNumParams, res.theta);
-  for (int p : active) res.fitted[p] = true;
   if (options.gamma_fixed) res.fitted[gamma_param()] = false;
   res.records_used = m;
   res.ranks_per_node = rpn_max;
@@ -580,6 +651,14 @@ FitResult fit_records(const std::vector<FitRecord>& all, const FitOptions& optio
     t.sources = {{"group_size", "largest ranks per node in the records"},
                  {"alpha_us", quality_note},
                  {"bandwidth_gbps", quality_note}};
+    if (res.separate_flow && theta[flow_beta0_param()] > 0) {
+      const double flow = 1.0 / theta[flow_beta0_param()] / 1e9;
+      t.flow_gbps = std::max(flow, t.bandwidth_gbps);
+      t.sources["flow_gbps"] =
+          flow >= t.bandwidth_gbps
+              ? "one flow when only some ranks of the node send; " + quality_note
+              : "fitted " + gbps_text(flow) + " is below bandwidth_gbps: raised to it";
+    }
     f.tiers.push_back(t);
   }
   if (has_inter) {
@@ -606,6 +685,9 @@ FitResult fit_records(const std::vector<FitRecord>& all, const FitOptions& optio
   f.sources["reduce_gbps"] = options.gamma_fixed ? std::string("fixed with --gamma-gbps")
                              : fit_gamma         ? quality_note
                                                  : std::string("no all-reduce records: not fitted");
+  const double delta = theta[delta_param()];
+  f.copy_gbps = delta > 0 ? 1.0 / delta / 1e9 : 0;
+  if (use_delta) f.sources["copy_gbps"] = quality_note;
   f.sources["records"] = "dtype " + (dtype.empty() ? std::string("-") : dtype);
   f.validate();
   return res;
@@ -635,48 +717,113 @@ ValidationResult validate_records(const std::vector<FitRecord>& records,
       ++i;
     }
   }
-  std::vector<FitRecord> train, test;
+  // Bands of message sizes, each fitted on its own.
+  std::vector<double> edges = options.bands;
+  for (std::size_t k = 0; k < edges.size(); ++k)
+    if (!(edges[k] > 0) || (k > 0 && !(edges[k] > edges[k - 1])))
+      throw UsageError("--bands: edges must be positive and ascending");
+  auto band_of = [&](double bytes) {
+    return static_cast<int>(std::upper_bound(edges.begin(), edges.end(), bytes) - edges.begin());
+  };
+  const int nbands = static_cast<int>(edges.size()) + 1;
+  auto size_text = [](double b) {
+    char buf[32];
+    const char* units[] = {"", "K", "M", "G", "T"};
+    int u = 0;
+    while (b >= 1024 && u < 4 && std::fmod(b, 1024) == 0) {
+      b /= 1024;
+      ++u;
+    }
+    std::snprintf(buf, sizeof buf, "%.0f%s", b, units[u]);
+    return std::string(buf);
+  };
+
+  std::vector<std::vector<FitRecord>> train(nbands), test(nbands);
   for (const auto& r : records) {
     const auto key = std::make_pair(static_cast<int>(r.collective), r.algorithm);
     const bool out_size = held[key].count(r.bytes) > 0;
     const bool out_ranks = out.held_out_ranks != 0 && r.ranks == out.held_out_ranks;
-    (out_size || out_ranks ? test : train).push_back(r);
+    (out_size || out_ranks ? test : train)[band_of(r.bytes)].push_back(r);
   }
-  out.train_records = static_cast<int>(train.size());
-  out.test_records = static_cast<int>(test.size());
-  if (test.empty()) throw UsageError("results: nothing left to hold out (too few sizes)");
-  out.fit = fit_records(train, options.fit);
+  for (int b = 0; b < nbands; ++b) {
+    out.train_records += static_cast<int>(train[b].size());
+    out.test_records += static_cast<int>(test[b].size());
+  }
+  if (out.test_records == 0) throw UsageError("results: nothing left to hold out (too few sizes)");
 
-  std::map<std::pair<std::string, std::string>, ValidationRow> rows;
-  std::map<std::pair<std::string, std::string>, std::vector<double>> errs;
-  for (const auto& r : train) {
-    auto key = std::make_pair(std::string(collectives::collective_name(r.collective)), r.algorithm);
-    rows[key].train++;
+  using Key = std::pair<std::string, std::string>;
+  std::map<Key, ValidationRow> rows;
+  std::map<Key, std::vector<double>> errs;
+  std::map<std::pair<int, Key>, ValidationRow> band_rows;
+  std::map<std::pair<int, Key>, std::vector<double>> band_errs;
+  auto key_of = [](const FitRecord& r) {
+    return std::make_pair(std::string(collectives::collective_name(r.collective)), r.algorithm);
+  };
+  std::vector<std::string> labels(nbands);
+  for (int b = 0; b < nbands; ++b) {
+    if (train[b].empty() && test[b].empty()) continue;
+    BandFit bf;
+    bf.lo = b == 0 ? 0 : edges[b - 1];
+    bf.hi = b + 1 < nbands ? edges[b] : 0;
+    bf.label = nbands == 1       ? std::string()
+               : b == 0          ? "< " + size_text(bf.hi)
+               : b + 1 == nbands ? ">= " + size_text(bf.lo)
+                                 : size_text(bf.lo) + "-" + size_text(bf.hi);
+    labels[b] = bf.label;
+    bf.train = static_cast<int>(train[b].size());
+    bf.test = static_cast<int>(test[b].size());
+    try {
+      bf.fit = fit_records(train[b], options.fit);
+    } catch (const UsageError& e) {
+      if (nbands == 1) throw;
+      throw UsageError("band " + bf.label + ": " + e.what());
+    }
+    for (const auto& r : train[b]) {
+      rows[key_of(r)].train++;
+      if (nbands > 1) band_rows[{b, key_of(r)}].train++;
+    }
+    for (const auto& r : test[b]) {
+      const double pred = predict_record(bf.fit, r);
+      const double e = std::fabs(pred - r.time_s) / r.time_s;
+      ValidationRow& row = rows[key_of(r)];
+      row.test++;
+      row.native = !r.model;
+      errs[key_of(r)].push_back(e);
+      if (nbands > 1) {
+        ValidationRow& br = band_rows[{b, key_of(r)}];
+        br.test++;
+        br.native = !r.model;
+        band_errs[{b, key_of(r)}].push_back(e);
+      }
+    }
+    out.bands.push_back(std::move(bf));
   }
-  for (const auto& r : test) {
-    auto key = std::make_pair(std::string(collectives::collective_name(r.collective)), r.algorithm);
-    ValidationRow& row = rows[key];
-    row.test++;
-    row.native = !r.model;
-    const double pred = predict_record(out.fit, r);
-    errs[key].push_back(std::fabs(pred - r.time_s) / r.time_s);
-  }
+  out.fit = out.bands.back().fit;
+
+  auto finish = [&](ValidationRow& row, const std::vector<double>& e) {
+    if (e.empty()) return;
+    row.median_rel_err = median_of(e);
+    row.worst_rel_err = *std::max_element(e.begin(), e.end());
+    row.pass = row.median_rel_err <= options.target;
+  };
   out.pass = true;
   bool any = false;
   for (auto& [key, row] : rows) {
     row.collective = key.first;
     row.algorithm = key.second;
-    auto& e = errs[key];
-    if (!e.empty()) {
-      row.median_rel_err = median_of(e);
-      row.worst_rel_err = *std::max_element(e.begin(), e.end());
-      row.pass = row.median_rel_err <= options.target;
-      if (!row.native) {
-        out.pass = out.pass && row.pass;
-        any = true;
-      }
+    finish(row, errs[key]);
+    if (!errs[key].empty() && !row.native) {
+      out.pass = out.pass && row.pass;
+      any = true;
     }
     out.rows.push_back(row);
+  }
+  for (auto& [key, row] : band_rows) {
+    row.collective = key.second.first;
+    row.algorithm = key.second.second;
+    row.band = labels[key.first];
+    finish(row, band_errs[key]);
+    out.band_rows.push_back(row);
   }
   out.pass = out.pass && any;
   return out;

@@ -35,7 +35,8 @@ struct FitRecord {
   std::int64_t ranks_per_node = 0;
   double time_s = 0;                   // the chosen statistic (p50 by default)
   ModelAlgo inner = ModelAlgo::kRing;  // hierarchical algorithms: the inter-node algorithm
-  std::string dtype;  // element type of the run ("f32", ...); reductions cost per byte of it
+  std::string dtype;      // element type of the run ("f32", ...); reductions cost per byte of it
+  bool in_place = false;  // placement "in": the local copies counted differ (copied_bytes)
   std::string file;
 };
 
@@ -58,6 +59,9 @@ struct FitOptions {
   // the most common type among the all-reduce records.
   std::string dtype;
   std::optional<double> gamma_fixed;  // s/byte; set when the data cannot separate γ from β
+  // Fit δ (local copies) and the intra-node single-flow β where the records determine them;
+  // false: the plain α-β-γ model (δ = 0, one β per tier).
+  bool local_terms = true;
   int max_iterations = 30;
   double bisquare_c = 4.685;  // Tukey's constant, in units of the robust scale
 };
@@ -83,6 +87,7 @@ struct FitResult {
   int iterations = 0;
   std::int64_t ranks_per_node = 0;  // intra-node group of the fitted fabric
   double node_link_gbps = 0;        // fitted inter-node link rate (0 when not fitted)
+  bool separate_flow = false;       // flow_beta0_param() fitted (else tied to beta_param(0))
 };
 
 // Throws UsageError with the reason when the records cannot determine a parameter (no record on
@@ -91,13 +96,17 @@ FitResult fit_records(const std::vector<FitRecord>& records, const FitOptions& o
 
 // The net a fit evaluates a record on: tier 0 = ranks_per_node ranks, tier 1 = the network,
 // parameters at `theta`.
+// δ is theta[delta_param()]; the single-flow β of tier 0 is theta[flow_beta0_param()] when
+// `separate_flow`, else the same parameter as tier 0's β.
 NetT<LinearTime> fit_net(std::int64_t ranks_per_node, const double* theta,
-                         ModelAlgo inner = ModelAlgo::kRing);
+                         ModelAlgo inner = ModelAlgo::kRing, bool in_place = false,
+                         bool separate_flow = false);
 
 // Predicted seconds of a record with fitted parameters (native: best modelled algorithm).
 double predict_record(const FitResult& fit, const FitRecord& r);
 
 struct ValidationRow {
+  std::string band;  // "" for the whole range, else "4K-8M" (ValidationOptions::bands)
   std::string collective;
   std::string algorithm;
   int train = 0;
@@ -112,13 +121,26 @@ struct ValidationOptions {
   int holdout_every = 3;  // hold out every n-th size (by rank within each algorithm's sizes)
   bool holdout_max_ranks = true;  // hold out the largest rank count when there are several
   double target = 0.15;
+  // Message-size band edges in bytes (ascending): each band is fitted and validated on its own
+  // (a single host changes regime at the MPI protocol switch and when the buffers outgrow the
+  // caches; the fabric a site projection needs is the top band's). Empty: one band.
+  std::vector<double> bands;
   FitOptions fit;
 };
 
+struct BandFit {
+  double lo = 0, hi = 0;  // bytes in [lo, hi); hi = 0: unbounded
+  std::string label;
+  FitResult fit;
+  int train = 0, test = 0;
+};
+
 struct ValidationResult {
-  FitResult fit;  // on the training part
-  std::vector<ValidationRow> rows;
-  std::int64_t held_out_ranks = 0;  // 0 when no rank count was held out
+  FitResult fit;                    // on the training part (of the top band when there are bands)
+  std::vector<BandFit> bands;       // one per band, lowest first (one entry when no bands)
+  std::vector<ValidationRow> rows;  // per algorithm, over every band
+  std::vector<ValidationRow> band_rows;  // per band and algorithm (only with bands)
+  std::int64_t held_out_ranks = 0;       // 0 when no rank count was held out
   int train_records = 0;
   int test_records = 0;
   bool pass = false;  // every modelled algorithm's median within target
