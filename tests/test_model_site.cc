@@ -83,6 +83,10 @@ TEST(ModelSite, BadOptionsNameTheFlag) {
   tiny.power_mw = 0.005;
   EXPECT_NE(error_of([&] { plan_site(find_profile("h100"), tiny); }).find("--power-mw"),
             std::string::npos);
+  SiteOptions huge;  // a fuzzer's 6e106 MW overflowed the GPU count
+  huge.power_mw = 6e106;
+  EXPECT_NE(error_of([&] { plan_site(find_profile("h100"), huge); }).find("at most 1000000"),
+            std::string::npos);
   SiteOptions pue;
   pue.pue = 0.9;
   EXPECT_NE(error_of([&] { plan_site(find_profile("h100"), pue); }).find("--pue"),

@@ -214,6 +214,10 @@ Site plan_site(const Profile& p, const SiteOptions& o) {
                            std::to_string(step) + "-GPU units: " + with_commas(s.gpus));
   } else {
     if (!(o.power_mw > 0)) throw UsageError("--power-mw " + num(o.power_mw) + ": must be > 0");
+    // A terawatt is a thousand times the largest site planned; beyond it the GPU count would
+    // not fit the integers the projections use.
+    if (!(o.power_mw <= 1e6))
+      throw UsageError("--power-mw " + num(o.power_mw) + ": must be at most 1000000 (1 TW)");
     const double raw = o.power_mw * 1000.0 / s.all_in_kw_per_gpu;
     s.gpus = static_cast<std::int64_t>(std::floor(raw / step)) * step;
     if (s.gpus == 0)

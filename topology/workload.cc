@@ -327,6 +327,7 @@ Workload resolve_workload(const Workload& in, std::int64_t fill_gpus) {
     bad(where, "model.microbatches", "must be >= 1 (or give model.global_batch)");
   }
   if (!(w.power_mw > 0)) bad(where, "power_mw", "must be > 0");
+  if (!(w.power_mw <= 1e6)) bad(where, "power_mw", "must be at most 1000000 (MW, 1 TW)");
   return w;
 }
 

@@ -44,6 +44,15 @@ void fuzz_result(const std::uint8_t* data, std::size_t size) {
   } catch (const UsageError& e) {
     check_message(e);
   }
+  // `model validate --bands 4K,8M --plain`: each band fitted on its own, the textbook model.
+  try {
+    topology::ValidationOptions vo;
+    vo.bands = {4096, 8 << 20};
+    vo.fit.local_terms = false;
+    topology::validate_records(loaded.records, vo);
+  } catch (const UsageError& e) {
+    check_message(e);
+  }
 }
 
 void fuzz_fabric(const std::uint8_t* data, std::size_t size) {
