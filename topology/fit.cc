@@ -126,7 +126,7 @@ void jacobi_eigen(std::vector<double> a, int q, std::vector<double>& values,
 }
 
 // Non-negative least squares min ||A x - y||, A given column-major by rows (m x q, row-major).
-// q is small (<= 5): the optimum is the unconstrained solution on its support, so every support
+// q is small (<= 7): the optimum is the unconstrained solution on its support, so every support
 // is tried and the best feasible one kept.
 std::vector<double> nnls_small(const std::vector<double>& a, const std::vector<double>& y, int m,
                                int q) {
