@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (tests/fuzz/) with clang into build-fuzz and runs each for a
 # bounded time, then prints the executions per target.
-#   scripts/fuzz.sh [--seconds N] [--no-build] [TARGET...]      (default: 30 s, every target)
+#   scripts/fuzz.sh [--seconds N] [--no-build] [--build-dir DIR] [TARGET...]
+# (default: 30 s, every target, build-fuzz; `scripts/test.sh --sanitize` builds them too, in
+# build-asan, when clang is there: --no-build --build-dir build-asan runs those.)
 # Targets: size cli result fabric workload selection. Each starts from its seed corpus
-# (tests/fuzz/corpus/<target>/); what it discovers stays in build-fuzz/corpus/<target>/.
+# (tests/fuzz/corpus/<target>/); what it discovers stays in <build-dir>/corpus/<target>/.
 # A crash, leak, timeout or out-of-memory input is copied to tests/fuzz/regressions/<target>/,
 # where the unit test test_fuzz_regressions replays it in every build: fix the bug, keep the file.
 # Exit code: 0 no crash, 1 a target crashed (or failed to run), 2 bad usage.
@@ -14,13 +16,15 @@ source scripts/common.sh
 
 seconds=30
 build_it=1
+build=build-fuzz
 targets=()
 all_targets=(size cli result fabric workload selection)
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds="${2:-}"; shift ;;
     --no-build) build_it=0 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    --build-dir) build="${2:-}"; shift ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     -*) echo "fuzz.sh: unknown option '$1'" >&2; exit 2 ;;
     *) targets+=("$1") ;;
   esac
@@ -33,7 +37,7 @@ for t in "${targets[@]}"; do
     echo "fuzz.sh: unknown target '$t' (known: ${all_targets[*]})" >&2; exit 2; }
 done
 
-build=build-fuzz
+[ -n "$build" ] || { echo "fuzz.sh: --build-dir needs a directory" >&2; exit 2; }
 if [ "$build_it" = 1 ]; then
   cxx=$(command -v clang++-14 || command -v clang++ || true)
   cc=$(command -v clang-14 || command -v clang || true)

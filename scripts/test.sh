@@ -4,7 +4,8 @@
 # --sanitize: AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan; runs the unit
 # tests (with leak checks) and the mpirun subset labelled `sanitize` (unless -L is given). Leaks
 # inside Open MPI's own libraries are suppressed by tests/sanitizers/lsan.supp; nothing of
-# collbench is.
+# collbench is. Built with clang, the same tree also holds the libFuzzer targets, so that
+# `scripts/fuzz.sh --no-build --build-dir build-asan` runs them without a second build.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -44,6 +45,13 @@ if [ "$sanitize" = 1 ]; then
 fi
 
 scripts/setup.sh --test
+if [ "$sanitize" = 1 ]; then
+  cxx=$(command -v clang++-14 || command -v clang++ || true)
+  cc=$(command -v clang-14 || command -v clang || true)
+  if [ -n "$cxx" ] && [ -n "$cc" ]; then
+    cmake_args+=(-DCMAKE_C_COMPILER="$cc" -DCMAKE_CXX_COMPILER="$cxx" -DCOLLBENCH_FUZZ=ON)
+  fi
+fi
 rm -rf "$build"
 cmake -S . -B "$build" "${cmake_args[@]}"
 cmake --build "$build" -j"$jobs"

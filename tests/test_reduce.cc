@@ -168,7 +168,9 @@ void ref_elem(DType t, ReduceOp op, const std::uint8_t* a, const std::uint8_t* b
 class ReduceTest : public ::testing::TestWithParam<std::tuple<DType, ReduceOp>> {};
 
 TEST_P(ReduceTest, MatchesScalarReference) {
-  const auto [t, op] = GetParam();
+  // Not a structured binding: clang 14 (the sanitizer build) cannot capture one in a lambda.
+  const DType t = std::get<0>(GetParam());
+  const ReduceOp op = std::get<1>(GetParam());
   const std::size_t es = dtype_size(t);
   std::mt19937_64 rng(static_cast<std::uint64_t>(t) * 131 + static_cast<std::uint64_t>(op));
   const std::size_t lengths[] = {0,  1,  2,  3,  7,  8,  9,   15,  16,   17,

@@ -168,10 +168,13 @@ TEST(HierarchicalAlltoall, EveryUniformPlacement) {
 }
 
 TEST(Hierarchical, NoNodeInformationMeansOneNode) {
-  for (auto [c, name] : std::vector<std::pair<Collective, std::string>>{
+  for (const auto& entry : std::vector<std::pair<Collective, std::string>>{
            {Collective::kAllReduce, "hierarchical"},
            {Collective::kAllReduce, "hierarchical_leader"},
            {Collective::kAllToAll, "hierarchical"}}) {
+    // Not a structured binding: clang 14 (the sanitizer build) cannot capture one in a lambda.
+    const Collective c = entry.first;
+    const std::string& name = entry.second;
     InProcWorld world(3);
     std::atomic<int> wrong{0};
     world.run([&](InProcTransport& tr) {
