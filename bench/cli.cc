@@ -1,5 +1,6 @@
 #include "bench/cli.h"
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>

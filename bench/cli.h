@@ -2,12 +2,15 @@
 // subcommands other parts register (topo, model, tune, workload).
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "bench/options.h"
+
+namespace CLI {
+class App;  // CLI11; the .cc files include it (a header of ~10 s of compile time)
+}  // namespace CLI
 
 namespace collbench::bench {
 

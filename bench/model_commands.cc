@@ -1,5 +1,6 @@
 #include "bench/model_commands.h"
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cmath>

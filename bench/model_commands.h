@@ -12,8 +12,11 @@
 // field or flag), 1 any other failure.
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <functional>
+
+namespace CLI {
+class App;  // CLI11; the .cc files include it (a header of ~10 s of compile time)
+}  // namespace CLI
 
 namespace collbench::bench {
 

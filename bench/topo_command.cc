@@ -1,5 +1,6 @@
 #include "bench/topo_command.h"
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <map>
 #include <memory>

@@ -3,11 +3,14 @@
 // warnings about placement. Run it under the same launcher line as the benchmark.
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <functional>
 #include <string>
 
 #include "topology/layout.h"
+
+namespace CLI {
+class App;  // CLI11; the .cc files include it (a header of ~10 s of compile time)
+}  // namespace CLI
 
 namespace collbench::bench {
 

@@ -10,10 +10,13 @@
 // atomically after every collective (complete: false until the end).
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <functional>
 #include <string>
 #include <vector>
+
+namespace CLI {
+class App;  // CLI11; the .cc files include it (a header of ~10 s of compile time)
+}  // namespace CLI
 
 namespace collbench::bench {
 

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (tests/fuzz/) with clang into build-fuzz and runs each for a
 # bounded time, then prints the executions per target.
-#   scripts/fuzz.sh [--seconds N] [--no-build] [--build-dir DIR] [TARGET...]
+#   scripts/fuzz.sh [--seconds N] [--jobs N] [--no-build] [--build-dir DIR] [TARGET...]
 # (default: 30 s, every target, build-fuzz; `scripts/test.sh --sanitize` builds them too, in
 # build-asan, when clang is there: --no-build --build-dir build-asan runs those.)
 # Targets: size cli result fabric workload selection. Each starts from its seed corpus
 # (tests/fuzz/corpus/<target>/); what it discovers stays in <build-dir>/corpus/<target>/.
 # A crash, leak, timeout or out-of-memory input is copied to tests/fuzz/regressions/<target>/,
 # where the unit test test_fuzz_regressions replays it in every build: fix the bug, keep the file.
+# --jobs N runs N targets at once (default 1; each fuzzer is one process on one core).
 # Exit code: 0 no crash, 1 a target crashed (or failed to run), 2 bad usage.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,6 +16,7 @@ cd "$root"
 source scripts/common.sh
 
 seconds=30
+parallel=1
 build_it=1
 build=build-fuzz
 targets=()
@@ -24,13 +26,15 @@ while [ $# -gt 0 ]; do
     --seconds) seconds="${2:-}"; shift ;;
     --no-build) build_it=0 ;;
     --build-dir) build="${2:-}"; shift ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    --jobs) parallel="${2:-}"; shift ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     -*) echo "fuzz.sh: unknown option '$1'" >&2; exit 2 ;;
     *) targets+=("$1") ;;
   esac
   shift
 done
 [[ "$seconds" =~ ^[1-9][0-9]*$ ]] || { echo "fuzz.sh: --seconds needs a positive integer" >&2; exit 2; }
+[[ "$parallel" =~ ^[1-9][0-9]*$ ]] || { echo "fuzz.sh: --jobs needs a positive integer" >&2; exit 2; }
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 for t in "${targets[@]}"; do
   [[ " ${all_targets[*]} " == *" $t "* ]] || {
@@ -52,21 +56,38 @@ fi
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
-status=0
-summary=()
 for t in "${targets[@]}"; do
   exe="$build/tests/fuzz/fuzz_$t"
   [ -x "$exe" ] || { echo "fuzz.sh: $exe is missing (run without --no-build)" >&2; exit 1; }
+done
+
+# One target: its log and exit status land in $build/fuzz_<t>.{log,rc}.
+fuzz_one() {
+  local t=$1 rc=0
+  local work="$build/corpus/$t" artifacts="$build/artifacts/$t"
+  mkdir -p "$work" "$artifacts"
+  local dict=()
+  [ -f "tests/fuzz/$t.dict" ] && dict=(-dict="tests/fuzz/$t.dict")
+  "$build/tests/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    -print_final_stats=1 -artifact_prefix="$artifacts/" "${dict[@]}" "$work" \
+    "tests/fuzz/corpus/$t" > "$build/fuzz_$t.log" 2>&1 || rc=$?
+  echo "$rc" > "$build/fuzz_$t.rc"
+}
+for t in "${targets[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$parallel" ]; do wait -n || true; done
+  echo "== fuzz_$t for ${seconds} s"
+  rm -f "$build/fuzz_$t.rc"
+  fuzz_one "$t" &
+done
+wait
+
+status=0
+summary=()
+for t in "${targets[@]}"; do
   work="$build/corpus/$t"
   artifacts="$build/artifacts/$t"
-  mkdir -p "$work" "$artifacts"
   log="$build/fuzz_$t.log"
-  dict=()
-  [ -f "tests/fuzz/$t.dict" ] && dict=(-dict="tests/fuzz/$t.dict")
-  echo "== fuzz_$t for ${seconds} s"
-  rc=0
-  "$exe" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-    -artifact_prefix="$artifacts/" "${dict[@]}" "$work" "tests/fuzz/corpus/$t" > "$log" 2>&1 || rc=$?
+  rc=$(cat "$build/fuzz_$t.rc" 2>/dev/null || echo 1)
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
   corpus=$(find "$work" -type f | wc -l)

@@ -58,9 +58,9 @@ cmake --build "$build" -j"$jobs"
 cd "$build"
 if [ "$sanitize" = 1 ] && [ ${#ctest_args[@]} -eq 0 ]; then
   status=0
-  ctest --output-on-failure --timeout 600 -L unit || status=1
+  ctest --output-on-failure --timeout 600 -j"$jobs" -L unit || status=1
   ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:exitcode=23" \
     ctest --output-on-failure --timeout 600 -L sanitize -LE unit || status=1
   exit $status
 fi
-ctest --output-on-failure --timeout 600 "${ctest_args[@]}"
+ctest --output-on-failure --timeout 600 -j"$jobs" "${ctest_args[@]}"
