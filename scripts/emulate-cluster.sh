@@ -164,8 +164,13 @@ cmd_run() {
   # btl_tcp_links 2: two TCP connections per pair of ranks. With one, Open MPI's TCP BTL moves a
   # pair's two directions in turn (a 2-rank all-reduce over a link reaches half its rate); real
   # NICs, and UCX over them, are full duplex.
+  # Ranks that wait yield the core, always: the emulated links are the kernel's work (veth,
+  # bridge, tbf run in softirq context on the same cores), and ranks busy-polling every core
+  # starve it until the next scheduler tick. Without this, 2 nodes x 1 rank on a 2-core machine
+  # took 8 ms for any small all-reduce; with it, 70-110 us.
+  mpirun+=(--mca mpi_yield_when_idle 1)
   if ((np > $(nproc))); then
-    mpirun+=(--oversubscribe --mca mpi_yield_when_idle 1)
+    mpirun+=(--oversubscribe)
   fi
   mpirun+=("${extra[@]}" "$@")
   # The agent finds the namespace of each address here.
