@@ -243,8 +243,8 @@ TEST(ModelFit, BandsFitEachSizeRegimeOnItsOwn) {
   const ValidationResult v2 = validate_records(loaded, two);
   EXPECT_TRUE(v2.pass);
   ASSERT_EQ(v2.bands.size(), 2u);
-  EXPECT_EQ(v2.bands[0].label, "< 1M");
-  EXPECT_EQ(v2.bands[1].label, ">= 1M");
+  EXPECT_EQ(v2.bands[0].label, "< 1 MiB");
+  EXPECT_EQ(v2.bands[1].label, ">= 1 MiB");
   EXPECT_LT(rel(1 / v2.bands[0].fit.theta[beta_param(0)], 20e9), 0.05);
   EXPECT_LT(rel(1 / v2.bands[1].fit.theta[beta_param(0)], 4e9), 0.05);
   EXPECT_FALSE(v2.band_rows.empty());
@@ -256,6 +256,8 @@ TEST(ModelFit, BandsFitEachSizeRegimeOnItsOwn) {
   EXPECT_LT(worst2, 0.15);
   ValidationOptions bad = one;
   bad.bands = {1 << 20, 1 << 10};
+  EXPECT_THROW(validate_records(loaded, bad), UsageError);
+  bad.bands = {0};
   EXPECT_THROW(validate_records(loaded, bad), UsageError);
 }
 

@@ -180,7 +180,8 @@ TEST_P(ReduceTest, MatchesScalarReference) {
       auto a = random_elems(t, n + shift, rng), b = random_elems(t, n + shift, rng);
       std::vector<std::uint8_t> expect(n * es);
       for (std::size_t i = 0; i < n; ++i)
-        ref_elem(t, op, a.data() + (i + shift) * es, b.data() + (i + shift) * es, expect.data() + i * es);
+        ref_elem(t, op, a.data() + (i + shift) * es, b.data() + (i + shift) * es,
+                 expect.data() + i * es);
       auto cmp = [&](const std::uint8_t* got, const char* form) {
         for (std::size_t i = 0; i < n; ++i)
           ASSERT_EQ(std::memcmp(got + i * es, expect.data() + i * es, es), 0)

@@ -12,6 +12,7 @@
 
 #include "collectives/error.h"
 #include "collectives/registry.h"
+#include "topology/discovery.h"
 
 namespace collbench::topology {
 namespace {
@@ -420,15 +421,20 @@ FitResult fit_records(const std::vector<FitRecord>& all, const FitOptions& optio
   // Optional terms: δ where some record copies locally, and tier 0's single-flow β where some
   // record has steps in which only part of a node's ranks send. Either is dropped, with a note,
   // when the records cannot tell it from the other parameters.
+  // Starting point of every attempt; the single flow starts below β₀ so that the tree steps
+  // (fewer senders) choose it and the others do not.
+  double start[kNumParams] = {};
+  start[alpha_param(0)] = 1e-6;
+  start[beta_param(0)] = 1e-10;
+  start[flow_beta0_param()] = 0.5e-10;
+  start[alpha_param(1)] = 1e-5;
+  start[beta_param(1)] = 1e-9;
+  start[gamma_param()] = options.gamma_fixed ? *options.gamma_fixed : 1e-10;
+  start[delta_param()] = 1e-10;
   bool use_flow = false, use_delta = false;
   if (options.local_terms) {
-    double probe[kNumParams] = {};
-    probe[beta_param(0)] = 1e-10;
-    probe[flow_beta0_param()] = 0.5e-10;
-    probe[beta_param(1)] = 1e-9;
-    probe[delta_param()] = 1e-10;
     for (const FitRecord* r : recs) {
-      const LinearTime lt = linear_of(*r, probe, true);
+      const LinearTime lt = linear_of(*r, start, true);
       use_flow = use_flow || (has_intra && lt.c[flow_beta0_param()] != 0);
       use_delta = use_delta || lt.c[delta_param()] != 0;
     }
@@ -464,14 +470,8 @@ FitResult fit_records(const std::vector<FitRecord>& all, const FitOptions& optio
       res.notes.push_back(std::string(param_name(p)) + " not fitted: " + why);
     };
 
-    std::fill(theta, theta + kNumParams, 0.0);
-    theta[alpha_param(0)] = 1e-6;
-    theta[beta_param(0)] = 1e-10;
-    theta[flow_beta0_param()] = 0.5e-10;
-    theta[alpha_param(1)] = 1e-5;
-    theta[beta_param(1)] = 1e-9;
-    theta[gamma_param()] = options.gamma_fixed ? *options.gamma_fixed : 1e-10;
-    theta[delta_param()] = use_delta ? 1e-10 : 0;
+    std::copy(start, start + kNumParams, theta);
+    if (!use_delta) theta[delta_param()] = 0;
 
     weights.assign(m, 1.0);
     rel.assign(m, 0);
@@ -726,17 +726,7 @@ ValidationResult validate_records(const std::vector<FitRecord>& records,
     return static_cast<int>(std::upper_bound(edges.begin(), edges.end(), bytes) - edges.begin());
   };
   const int nbands = static_cast<int>(edges.size()) + 1;
-  auto size_text = [](double b) {
-    char buf[32];
-    const char* units[] = {"", "K", "M", "G", "T"};
-    int u = 0;
-    while (b >= 1024 && u < 4 && std::fmod(b, 1024) == 0) {
-      b /= 1024;
-      ++u;
-    }
-    std::snprintf(buf, sizeof buf, "%.0f%s", b, units[u]);
-    return std::string(buf);
-  };
+  auto size_text = [](double b) { return human_bytes(static_cast<std::int64_t>(b)); };
 
   std::vector<std::vector<FitRecord>> train(nbands), test(nbands);
   for (const auto& r : records) {
