@@ -1,5 +1,7 @@
 // The in-process transport: MPI-like matching, deadlines, split, node placement, abort.
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -206,6 +208,20 @@ TEST(InProc, NodesAndAllocation) {
   EXPECT_EQ(reinterpret_cast<std::uintptr_t>(b.data()) % 64, 0u);
   EXPECT_THROW(InProcWorld(2, {0}), Error);
   EXPECT_THROW(InProcWorld(0), Error);
+}
+
+TEST(AllocateHost, EveryPageIsResidentOnReturn) {
+  // A timed iteration must never be the first to touch a page of a benchmark buffer. 64 MiB is
+  // far above malloc's mmap threshold, so without the pre-fault these pages would not exist yet.
+  constexpr std::size_t kBytes = 64u << 20;
+  Buffer b = allocate_host(kBytes);
+  const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  ASSERT_EQ(reinterpret_cast<std::uintptr_t>(b.data()) % page, 0u);
+  std::vector<unsigned char> resident(kBytes / page);
+  ASSERT_EQ(mincore(b.data(), kBytes, resident.data()), 0);
+  std::size_t missing = 0;
+  for (unsigned char r : resident) missing += (r & 1) ? 0 : 1;
+  EXPECT_EQ(missing, 0u) << "of " << resident.size() << " pages";
 }
 
 TEST(InProc, ManyOutstandingOperations) {
