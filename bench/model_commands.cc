@@ -626,12 +626,27 @@ struct FitArgs {
   // Only records in this size range (both): e.g. the DRAM-bound sizes, where one bandwidth holds.
   std::string min_bytes, max_bytes;
   bool plain = false;              // no δ, one β per tier: the textbook α-β-γ model
+  bool each_repeat = false;        // keep repeated measurements of a point apart
   std::vector<std::string> bands;  // validate: size-band edges
 };
 
-// The loaded records, less those outside --min-bytes/--max-bytes (said in `skipped`).
-topology::LoadedRecords load_in_range(const FitArgs& a) {
-  topology::LoadedRecords loaded = topology::load_result_files(a.files, a.stat);
+// The loaded records, repeats merged (said in `merged`), less those outside
+// --min-bytes/--max-bytes (said in `skipped`).
+struct InRange : topology::LoadedRecords {
+  std::string merged;  // "320 measurements of 160 points ...", or empty
+};
+
+InRange load_in_range(const FitArgs& a) {
+  InRange loaded;
+  static_cast<topology::LoadedRecords&>(loaded) = topology::load_result_files(a.files, a.stat);
+  if (!a.each_repeat) {
+    const std::size_t before = loaded.records.size();
+    if (const std::size_t folded = topology::merge_repeats(loaded.records); folded > 0)
+      loaded.merged = std::to_string(before) + " measurements of " +
+                      std::to_string(loaded.records.size()) +
+                      " points: each point's time is the median of its repeats (--each-repeat "
+                      "keeps them apart)";
+  }
   if (a.min_bytes.empty() && a.max_bytes.empty()) return loaded;
   const double lo =
       a.min_bytes.empty() ? 0.0 : static_cast<double>(parse_size(a.min_bytes, "--min-bytes"));
@@ -730,7 +745,7 @@ json params_json(const topology::FitResult& r) {
 
 int run_fit(const FitArgs& a) {
   const topology::FitOptions opt = fit_options(a);
-  const topology::LoadedRecords loaded = load_in_range(a);
+  const InRange loaded = load_in_range(a);
   const topology::FitResult r = topology::fit_records(loaded.records, opt);
   std::printf(
       "Fit of alpha/beta/gamma%s (time statistic: %s; weighted least squares on relative "
@@ -738,6 +753,7 @@ int run_fit(const FitArgs& a) {
       a.plain ? "" : "/delta", a.stat.c_str());
   std::printf("files: %zu; records used: %d; outliers dropped: %d; iterations: %d\n",
               loaded.files.size(), r.records_used, r.outliers, r.iterations);
+  if (!loaded.merged.empty()) std::printf("  merged %s\n", loaded.merged.c_str());
   for (const auto& s : loaded.skipped) std::printf("  skipped %s\n", s.c_str());
   for (const auto& n : r.notes) std::printf("  note: %s\n", n.c_str());
   std::printf("\n%s", params_table(r).c_str());
@@ -771,6 +787,7 @@ int run_fit(const FitArgs& a) {
               {"records_used", r.records_used},
               {"outliers", r.outliers},
               {"iterations", r.iterations},
+              {"merged", loaded.merged},
               {"skipped", loaded.skipped},
               {"notes", r.notes},
               {"parameters", params_json(r)},
@@ -790,7 +807,7 @@ int run_validate(const FitArgs& a) {
   // validate_records refuses edges that are 0 or not ascending.
   for (const std::string& b : a.bands)
     vo.bands.push_back(static_cast<double>(parse_size(b, "--bands")));
-  const topology::LoadedRecords loaded = load_in_range(a);
+  const InRange loaded = load_in_range(a);
   const topology::ValidationResult v = topology::validate_records(loaded.records, vo);
   std::printf("Held-out validation: fit on part of the sweep, predict the rest (statistic %s)\n",
               a.stat.c_str());
@@ -800,6 +817,7 @@ int run_validate(const FitArgs& a) {
                   ? (" and every record on " + std::to_string(v.held_out_ranks) + " ranks").c_str()
                   : "",
               v.train_records, v.test_records);
+  if (!loaded.merged.empty()) std::printf("  merged %s\n", loaded.merged.c_str());
   for (const auto& s : loaded.skipped) std::printf("  skipped %s\n", s.c_str());
   json bands = json::array();
   for (const auto& b : v.bands) {
@@ -860,6 +878,7 @@ int run_validate(const FitArgs& a) {
               {"stat", a.stat},
               {"holdout_every", vo.holdout_every},
               {"held_out_ranks", v.held_out_ranks},
+              {"merged", loaded.merged},
               {"train_records", v.train_records},
               {"test_records", v.test_records},
               {"target", vo.target},
@@ -1174,6 +1193,9 @@ void add_model_commands(CLI::App& app, std::function<int()>& action) {
     c->add_flag("--plain", a->plain,
                 "the textbook alpha-beta-gamma model: no local-copy cost delta, one intra-node "
                 "beta (default: fit them where the records determine them)");
+    c->add_flag("--each-repeat", a->each_repeat,
+                "keep repeated measurements of one point (--repeat, several files) as separate "
+                "records (default: one record per point, the median of its repeats)");
     if (validate) {
       c->add_option("--bands", a->bands,
                     "size-band edges (e.g. 4K,8M): fit and validate each band on its own")

@@ -261,6 +261,41 @@ TEST(ModelFit, BandsFitEachSizeRegimeOnItsOwn) {
   EXPECT_THROW(validate_records(loaded, bad), UsageError);
 }
 
+TEST(ModelFit, RepeatsOfOnePointMergeIntoTheirMedian) {
+  auto rec = [](const std::string& algo, double bytes, bool in_place, double t) {
+    FitRecord r;
+    r.collective = Collective::kAllToAll;
+    r.algorithm = algo;
+    r.bytes = bytes;
+    r.ranks = 2;
+    r.ranks_per_node = 2;
+    r.in_place = in_place;
+    r.time_s = t;
+    return r;
+  };
+  std::vector<FitRecord> recs = {
+      rec("linear", 1024, false, 3.0), rec("linear", 1024, false, 1.0),
+      rec("linear", 1024, true, 7.0),  // another placement: another point
+      rec("pairwise", 1024, false, 5.0), rec("linear", 2048, false, 9.0),
+      rec("linear", 1024, false, 2.5), rec("linear", 1024, false, 100.0),  // a stall
+  };
+  EXPECT_EQ(merge_repeats(recs), 3u);
+  ASSERT_EQ(recs.size(), 4u);
+  // Order of first appearance; four repeats: the mean of the middle two.
+  EXPECT_EQ(recs[0].algorithm, "linear");
+  EXPECT_FALSE(recs[0].in_place);
+  EXPECT_EQ(recs[0].measurements, 4);
+  EXPECT_DOUBLE_EQ(recs[0].time_s, 2.75);
+  EXPECT_TRUE(recs[1].in_place);
+  EXPECT_DOUBLE_EQ(recs[1].time_s, 7.0);
+  EXPECT_EQ(recs[2].algorithm, "pairwise");
+  EXPECT_DOUBLE_EQ(recs[3].bytes, 2048);
+  EXPECT_EQ(recs[3].measurements, 1);
+  // Nothing repeated: nothing changes.
+  EXPECT_EQ(merge_repeats(recs), 0u);
+  EXPECT_EQ(recs.size(), 4u);
+}
+
 TEST(ModelFit, LoaderNamesTheBadField) {
   const std::string dir = model_test::temp_dir("loader");
   struct Cleanup {

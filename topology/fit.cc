@@ -302,6 +302,32 @@ LoadedRecords load_result_files(const std::vector<std::string>& paths, const std
   return out;
 }
 
+std::size_t merge_repeats(std::vector<FitRecord>& records) {
+  using Key = std::tuple<int, std::string, int, std::string, bool, double, std::int64_t,
+                         std::int64_t, std::int64_t>;
+  std::map<Key, std::size_t> slot;
+  std::vector<FitRecord> out;
+  std::vector<std::vector<double>> times;
+  for (FitRecord& r : records) {
+    Key k{static_cast<int>(r.collective), r.algorithm, static_cast<int>(r.inner), r.dtype,
+          r.in_place, r.bytes, r.ranks, r.nodes, r.ranks_per_node};
+    auto [it, fresh] = slot.try_emplace(k, out.size());
+    if (fresh) {
+      times.push_back({r.time_s});
+      out.push_back(std::move(r));
+    } else {
+      times[it->second].push_back(r.time_s);
+    }
+  }
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    out[i].measurements = static_cast<int>(times[i].size());
+    out[i].time_s = median_of(std::move(times[i]));
+  }
+  const std::size_t folded = records.size() - out.size();
+  records = std::move(out);
+  return folded;
+}
+
 NetT<LinearTime> fit_net(std::int64_t ranks_per_node, const double* theta, ModelAlgo inner,
                          bool in_place, bool separate_flow) {
   NetT<LinearTime> n;

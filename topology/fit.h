@@ -38,6 +38,7 @@ struct FitRecord {
   std::string dtype;      // element type of the run ("f32", ...); reductions cost per byte of it
   bool in_place = false;  // placement "in": the local copies counted differ (copied_bytes)
   std::string file;
+  int measurements = 1;  // records merged into this one (merge_repeats)
 };
 
 struct LoadedRecords {
@@ -50,6 +51,13 @@ struct LoadedRecords {
 // Throws UsageError naming the file and field on malformed input.
 LoadedRecords load_result_files(const std::vector<std::string>& paths,
                                 const std::string& stat = "p50");
+
+// Repeated measurements of one point (`--repeat`, or the same sweep in several files: same
+// collective, algorithm, inter-node algorithm, element type, placement, size, ranks and nodes)
+// become one record whose time is the median of theirs, so that one slow or fast repeat weighs as
+// noise, not as a point of its own. Keeps the first occurrence's order; returns how many records
+// were folded into others.
+std::size_t merge_repeats(std::vector<FitRecord>& records);
 
 enum class TierChoice { kAuto, kIntra, kIntraInter };
 
