@@ -781,18 +781,12 @@ int run_fit(const FitArgs& a) {
     topology::save_fabric(r.fabric, a.output);
     std::printf("wrote fabric %s\n", a.output.c_str());
   }
-  json out = {{"command", "model fit"},
-              {"files", loaded.files},
-              {"stat", a.stat},
-              {"records_used", r.records_used},
-              {"outliers", r.outliers},
-              {"iterations", r.iterations},
-              {"merged", loaded.merged},
-              {"skipped", loaded.skipped},
-              {"notes", r.notes},
-              {"parameters", params_json(r)},
-              {"quality", quality},
-              {"fabric", topology::fabric_to_json(r.fabric)}};
+  json out = {{"command", "model fit"},  {"files", loaded.files},
+              {"stat", a.stat},          {"records_used", r.records_used},
+              {"outliers", r.outliers},  {"iterations", r.iterations},
+              {"merged", loaded.merged}, {"skipped", loaded.skipped},
+              {"notes", r.notes},        {"parameters", params_json(r)},
+              {"quality", quality},      {"fabric", topology::fabric_to_json(r.fabric)}};
   write_json(a.json_path, out);
   return 0;
 }

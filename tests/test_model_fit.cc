@@ -274,10 +274,10 @@ TEST(ModelFit, RepeatsOfOnePointMergeIntoTheirMedian) {
     return r;
   };
   std::vector<FitRecord> recs = {
-      rec("linear", 1024, false, 3.0), rec("linear", 1024, false, 1.0),
+      rec("linear", 1024, false, 3.0),   rec("linear", 1024, false, 1.0),
       rec("linear", 1024, true, 7.0),  // another placement: another point
       rec("pairwise", 1024, false, 5.0), rec("linear", 2048, false, 9.0),
-      rec("linear", 1024, false, 2.5), rec("linear", 1024, false, 100.0),  // a stall
+      rec("linear", 1024, false, 2.5),   rec("linear", 1024, false, 100.0),  // a stall
   };
   EXPECT_EQ(merge_repeats(recs), 3u);
   ASSERT_EQ(recs.size(), 4u);

@@ -309,8 +309,15 @@ std::size_t merge_repeats(std::vector<FitRecord>& records) {
   std::vector<FitRecord> out;
   std::vector<std::vector<double>> times;
   for (FitRecord& r : records) {
-    Key k{static_cast<int>(r.collective), r.algorithm, static_cast<int>(r.inner), r.dtype,
-          r.in_place, r.bytes, r.ranks, r.nodes, r.ranks_per_node};
+    Key k{static_cast<int>(r.collective),
+          r.algorithm,
+          static_cast<int>(r.inner),
+          r.dtype,
+          r.in_place,
+          r.bytes,
+          r.ranks,
+          r.nodes,
+          r.ranks_per_node};
     auto [it, fresh] = slot.try_emplace(k, out.size());
     if (fresh) {
       times.push_back({r.time_s});
