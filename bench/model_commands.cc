@@ -226,7 +226,14 @@ std::string fabric_table(const topology::Fabric& f) {
   std::string out = t.str();
   out += "reduction: " +
          (f.reduce_gbps > 0 ? sig(f.reduce_gbps) + " GB/s" : std::string("free (fused)")) +
-         "; call overhead " + sig(f.call_overhead_us) + " us\n";
+         "; call overhead " + sig(f.call_overhead_us) + " us";
+  if (f.copy_gbps > 0) out += "; local copies " + sig(f.copy_gbps) + " GB/s";
+  out += "\n";
+  for (const auto& tier : f.tiers)
+    if (tier.eager_limit_bytes > 0)
+      out += tier.name + ": messages of " +
+             format_size(static_cast<std::uint64_t>(tier.eager_limit_bytes)) +
+             " and more go by rendezvous, +" + sig(tier.rendezvous_us) + " us each\n";
   return out;
 }
 
@@ -627,6 +634,7 @@ struct FitArgs {
   std::string min_bytes, max_bytes;
   bool plain = false;              // no δ, one β per tier: the textbook α-β-γ model
   bool each_repeat = false;        // keep repeated measurements of a point apart
+  std::string eager_limit;         // intra-node eager limit: fit the rendezvous latency
   std::vector<std::string> bands;  // validate: size-band edges
 };
 
@@ -679,6 +687,10 @@ topology::FitOptions fit_options(const FitArgs& a) {
   }
   o.dtype = a.dtype;
   o.local_terms = !a.plain;
+  if (!a.eager_limit.empty()) {
+    o.eager_limit = static_cast<double>(parse_size(a.eager_limit, "--eager-limit"));
+    if (!(o.eager_limit > 0)) throw UsageError("--eager-limit " + a.eager_limit + ": must be > 0");
+  }
   if (a.gamma_gbps == 0) {
     o.gamma_fixed = 0.0;
   } else if (a.gamma_gbps > 0) {
@@ -702,6 +714,10 @@ std::string params_table(const topology::FitResult& r) {
       t.row({"  one flow", f > 0 ? sig(1 / f / 1e9) : "inf", "GB/s",
              "when only some ranks of the node send (tree steps)"});
     }
+    if (r.eager_limit > 0)
+      t.row({"  rendezvous", sig(r.theta[topology::rendezvous0_param()] * 1e6), "us",
+             "added per message of >= " + format_size(static_cast<std::uint64_t>(r.eager_limit)) +
+                 " (eager limit)"});
   }
   if (r.fitted[alpha_param(1)]) {
     t.row({"alpha inter-node", sig(r.theta[alpha_param(1)] * 1e6), "us", "latency per message"});
@@ -739,6 +755,10 @@ json params_json(const topology::FitResult& r) {
   p["gamma_fitted"] = r.fitted[gamma_param()];
   if (r.separate_flow) p["beta_intra_flow_s_per_byte"] = r.theta[topology::flow_beta0_param()];
   if (r.fitted[topology::delta_param()]) p["delta_s_per_byte"] = r.theta[topology::delta_param()];
+  if (r.eager_limit > 0) {
+    p["eager_limit_bytes"] = r.eager_limit;
+    p["rendezvous_intra_us"] = r.theta[topology::rendezvous0_param()] * 1e6;
+  }
   p["ranks_per_node"] = r.ranks_per_node;
   return p;
 }
@@ -1187,6 +1207,9 @@ void add_model_commands(CLI::App& app, std::function<int()>& action) {
     c->add_flag("--plain", a->plain,
                 "the textbook alpha-beta-gamma model: no local-copy cost delta, one intra-node "
                 "beta (default: fit them where the records determine them)");
+    c->add_option("--eager-limit", a->eager_limit,
+                  "message size from which the MPI library inside a node uses a rendezvous (Open "
+                  "MPI shared memory: 4K): fit its extra latency (LogGPS)");
     c->add_flag("--each-repeat", a->each_repeat,
                 "keep repeated measurements of one point (--repeat, several files) as separate "
                 "records (default: one record per point, the median of its repeats)");

@@ -116,6 +116,43 @@ TEST_F(ModelCommands, FitThenPredictOnTheFittedFabric) {
   EXPECT_NE(r.err.find("results"), std::string::npos) << r.err;
 }
 
+TEST_F(ModelCommands, FitMergesRepeatsAndFitsTheRendezvous) {
+  model_test::TrueParams tp;
+  tp.eager = 4096;
+  tp.rendezvous = 5e-6;
+  model_test::SynthOptions o;
+  o.min_bytes = 256;
+  o.max_bytes = 1 << 20;
+  o.factor = 2;
+  json res = model_test::synth_results(tp, o);
+  const std::size_t points = res["records"].size();
+  o.seed = 11;  // a second repeat of every point, with other noise
+  const json again = model_test::synth_results(tp, o);
+  for (const auto& rec : again["records"]) res["records"].push_back(rec);
+  const std::string results = model_test::write_file(dir_, "rv.json", res.dump());
+  Outcome r = run({"model", "fit", results, "--eager-limit", "4K", "-o", path("fit.json"), "--json",
+                   path("report.json")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const json rep = read_json(path("report.json"));
+  // Two repeats, one point each; the MPI_Allreduce records are not fitted.
+  std::size_t native = 0;
+  for (const auto& rec : res["records"]) native += rec["algorithm"] == "MPI_Allreduce" ? 1 : 0;
+  EXPECT_EQ(rep["records_used"].get<std::size_t>(), points - native / 2);
+  EXPECT_NE(rep["merged"].get<std::string>().find("median"), std::string::npos);
+  EXPECT_NEAR(rep["parameters"]["rendezvous_intra_us"].get<double>(), 5.0, 0.5);
+  const json fab = read_json(path("fit.json"));
+  EXPECT_EQ(fab["tiers"][0]["eager_limit_bytes"].get<double>(), 4096);
+  // --each-repeat keeps both.
+  r = run({"model", "fit", results, "--each-repeat", "--json", path("each.json")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(read_json(path("each.json"))["records_used"].get<std::size_t>(), 2 * points - native);
+  for (const char* bad : {"0", "lots"}) {
+    r = run({"model", "validate", results, "--eager-limit", bad});
+    EXPECT_EQ(r.rc, 2) << bad;
+    EXPECT_NE(r.err.find("--eager-limit"), std::string::npos) << r.err;
+  }
+}
+
 TEST_F(ModelCommands, ValidateReportsPerAlgorithm) {
   model_test::SynthOptions o;
   o.placements = {{1, 2}, {1, 3}, {1, 4}, {1, 5}};

@@ -89,6 +89,34 @@ TEST(ModelCost, TreeStepsInsideANodeUseTheSingleFlowRate) {
   EXPECT_NEAR(t_of(f, ModelAlgo::kBinomial, kN, 2), tree - 2 * kN * kB + 2 * kN * kB / 2, 1e-12);
 }
 
+TEST(ModelCost, MessagesAtTheEagerLimitPayTheRendezvous) {
+  // 8 ranks, limit 16 KiB, 7 us per rendezvous message.
+  Fabric f = flat();
+  const double r = 7e-6, lim = 16384, p = 8, lg = 3;
+  f.tiers[0].eager_limit_bytes = lim;
+  f.tiers[0].rendezvous_us = r * 1e6;
+  f.validate();
+  auto extra = [&](ModelAlgo a, double n) { return t_of(f, a, n, 8) - t_of(flat(), a, n, 8); };
+  // Recursive doubling sends the whole vector each step: rendezvous from n = 16 KiB.
+  EXPECT_NEAR(extra(ModelAlgo::kRecursiveDoubling, lim - 4), 0, 1e-15);
+  EXPECT_NEAR(extra(ModelAlgo::kRecursiveDoubling, lim), lg * r, 1e-12);
+  // The ring's messages are n/p: rendezvous from n = 8 x 16 KiB, then on all 2(p-1) steps.
+  EXPECT_NEAR(extra(ModelAlgo::kRing, lim), 0, 1e-15);
+  EXPECT_NEAR(extra(ModelAlgo::kRing, p * lim), 2 * (p - 1) * r, 1e-12);
+  // Rabenseifner halves: at n = 4 x 16 KiB the first two steps of each half go by rendezvous.
+  EXPECT_NEAR(extra(ModelAlgo::kRabenseifner, 4 * lim), 2 * 2 * r, 1e-12);
+  // Pairwise all-to-all: blocks of n/p.
+  EXPECT_NEAR(extra(ModelAlgo::kPairwise, p * lim), (p - 1) * r, 1e-12);
+  f.tiers[0].rendezvous_us = -1;
+  EXPECT_THROW(f.validate(), UsageError);
+  // Saved and loaded with the fabric; absent means no limit.
+  f.tiers[0].rendezvous_us = r * 1e6;
+  const Fabric back = fabric_from_json(fabric_to_json(f), "test");
+  EXPECT_EQ(back.tiers[0].eager_limit_bytes, lim);
+  EXPECT_NEAR(back.tiers[0].rendezvous_us, 7, 1e-12);
+  EXPECT_EQ(fabric_from_json(fabric_to_json(flat()), "test").tiers[0].eager_limit_bytes, 0);
+}
+
 TEST(ModelCost, NonPowerOfTwoFoldsTheExtraRanks) {
   const Fabric f = flat();
   // p = 6: the halving runs on p' = 4 participants after a fold of the 2 extra ranks.

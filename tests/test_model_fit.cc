@@ -199,6 +199,46 @@ TEST(ModelFit, RecoversLocalCopyCostAndSingleFlow) {
   EXPECT_GT(bruck_err, 0.15);
 }
 
+TEST(ModelFit, RecoversTheRendezvousLatencyAboveTheEagerLimit) {
+  // Messages of 4 KiB and more pay 5 us on top of alpha: the time steps up at 4 KiB of buffer for
+  // the algorithms that send whole vectors and at 8 KiB for those that send halves, so no single
+  // size band holds one regime. Given the limit, the fit recovers the step and both lines.
+  TrueParams tp;
+  tp.eager = 4096;
+  tp.rendezvous = 5e-6;
+  SynthOptions o;
+  o.min_bytes = 256;
+  o.max_bytes = 1 << 20;
+  o.factor = 2;
+  const auto recs = load(model_test::synth_results(tp, o), "rendezvous.json");
+  FitOptions with;
+  with.eager_limit = 4096;
+  const FitResult r = fit_records(recs, with);
+  ASSERT_GT(r.eager_limit, 0);
+  EXPECT_LT(rel(r.theta[rendezvous0_param()], tp.rendezvous), 0.10);
+  EXPECT_LT(rel(r.theta[alpha_param(0)], tp.alpha_intra), 0.10);
+  EXPECT_LT(rel(1 / r.theta[beta_param(0)], tp.bw_intra), 0.05);
+  EXPECT_EQ(r.fabric.tiers[0].eager_limit_bytes, 4096);
+  EXPECT_NEAR(r.fabric.tiers[0].rendezvous_us, 5.0, 0.5);
+  for (const auto& q : r.quality) EXPECT_LT(q.median_rel_err, 0.05) << q.algorithm;
+  // Without the limit one alpha straddles both regimes and the small sizes miss.
+  const FitResult one = fit_records(recs);
+  EXPECT_EQ(one.eager_limit, 0);
+  double worst = 0, worst_with = 0;
+  for (const auto& q : one.quality) worst = std::max(worst, q.worst_rel_err);
+  for (const auto& q : r.quality) worst_with = std::max(worst_with, q.worst_rel_err);
+  EXPECT_GT(worst, 0.25);
+  EXPECT_LT(worst_with, 0.15);
+  // A limit above every message: nothing to fit, said in a note.
+  FitOptions high;
+  high.eager_limit = 1e12;
+  const FitResult h = fit_records(recs, high);
+  EXPECT_EQ(h.eager_limit, 0);
+  bool noted = false;
+  for (const auto& n : h.notes) noted = noted || n.find("rendezvous") != std::string::npos;
+  EXPECT_TRUE(noted);
+}
+
 TEST(ModelFit, OptionalTermsDropWhenTheRecordsCannotSeparateThem) {
   // Ring and recursive doubling copy nothing and every rank sends in every step: neither δ nor
   // a single-flow rate is determined, and the fit says so instead of refusing.

@@ -26,6 +26,8 @@ struct TrueParams {
   double reduce = 4e9;         // B/s
   double copy = 0;             // B/s of a local copy (δ = 1 / copy); 0 = free
   double flow_intra = 0;       // B/s of one flow inside a node when few send; 0 = bw_intra
+  double eager = 0;            // bytes: intra-node messages at least this large pay `rendezvous`
+  double rendezvous = 0;       // s
 };
 
 inline void fill_theta(const TrueParams& p, double* theta) {
@@ -37,6 +39,7 @@ inline void fill_theta(const TrueParams& p, double* theta) {
   theta[topology::gamma_param()] = 1 / p.reduce;
   theta[topology::delta_param()] = p.copy > 0 ? 1 / p.copy : 0;
   theta[topology::flow_beta0_param()] = 1 / (p.flow_intra > 0 ? p.flow_intra : p.bw_intra);
+  theta[topology::rendezvous0_param()] = p.rendezvous;
 }
 
 struct Placement {
@@ -50,6 +53,7 @@ struct SynthOptions {
   std::vector<std::string> alltoall{"linear", "pairwise", "bruck"};
   double min_bytes = 64;
   double max_bytes = 16 << 20;
+  double factor = 4;          // between consecutive sizes
   double noise = 0.03;        // lognormal sigma
   double outlier_rate = 0.0;  // fraction of records multiplied by outlier_factor
   double outlier_factor = 3.0;
@@ -98,9 +102,9 @@ inline nlohmann::json synth_results(const TrueParams& tp, const SynthOptions& o)
   };
   for (const Placement& pl : o.placements) {
     const auto net = topology::fit_net(pl.ranks_per_node, theta, topology::ModelAlgo::kRing, false,
-                                       tp.flow_intra > 0);
+                                       tp.flow_intra > 0, tp.eager);
     const std::int64_t p = pl.nodes * pl.ranks_per_node;
-    for (double b = o.min_bytes; b <= o.max_bytes; b *= 4) {
+    for (double b = o.min_bytes; b <= o.max_bytes; b *= o.factor) {
       for (const auto& name : o.allreduce) {
         auto m = topology::find_model_algorithm(topology::Collective::kAllReduce, name);
         add(topology::Collective::kAllReduce, name, topology::predict_linear(net, *m, b, p).v, pl,

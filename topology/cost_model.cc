@@ -101,6 +101,14 @@ T ring_inv_rate(const NetT<T>& n, std::int64_t p) {
   return inv;
 }
 
+// The latency of one message of `msg` bytes on tier k: α_k, plus the rendezvous at or above the
+// tier's eager limit.
+template <class T>
+T msg_alpha(const NetT<T>& n, int k, double msg) {
+  if (n.eager[k] > 0 && msg >= n.eager[k]) return n.alpha[k] + n.rndv[k];
+  return n.alpha[k];
+}
+
 // One pass of a ring (p-1 steps, (p-1)/p·bytes per rank): the reduce-scatter or the all-gather.
 // The chain of dependencies runs along the ring, so the latency is the hops' mix of tiers.
 template <class T>
@@ -111,7 +119,8 @@ T ring_pass(const NetT<T>& n, std::int64_t p, double bytes) {
   for (int k = 0; k < n.tiers; ++k) {
     const std::int64_t nb = blocks(n, k, p);
     const std::int64_t leaving = nb >= 2 ? nb : 0;
-    if (prev > leaving) hops += n.alpha[k] * static_cast<double>(prev - leaving);
+    if (prev > leaving)
+      hops += msg_alpha(n, k, bytes / static_cast<double>(p)) * static_cast<double>(prev - leaving);
     prev = leaving;
     if (leaving == 0) break;
   }
@@ -138,10 +147,10 @@ T xor_step(const NetT<T>& n, std::int64_t p, std::int64_t d, double bytes, doubl
   const bool inside = d < n.group[0] || n.tiers == 1;
   T t{};
   // Inside tier 0 the senders of a tree step share its bandwidth with fewer peers.
-  if (inside) t = n.alpha[0] + inv_rate(n, 0, std::min(1.0, senders)) * bytes;
+  if (inside) t = msg_alpha(n, 0, bytes) + inv_rate(n, 0, std::min(1.0, senders)) * bytes;
   if (top > 0) {
     const double f = std::max(senders, 1.0 / static_cast<double>(n.group[top - 1]));
-    T cross = n.alpha[top] + inv_rate(n, top, f) * bytes;
+    T cross = msg_alpha(n, top, bytes) + inv_rate(n, top, f) * bytes;
     t = inside ? max_of(t, cross) : cross;
   }
   return t;
@@ -336,7 +345,7 @@ T alltoall_linear(const NetT<T>& n, std::int64_t p, double bytes) {
   for (int k = 0; k < n.tiers && prev < p; ++k) {
     const std::int64_t m = within(n, k, p);
     if (m <= prev) continue;
-    lat += n.alpha[k] * static_cast<double>(m - prev);
+    lat += msg_alpha(n, k, bytes / pd) * static_cast<double>(m - prev);
     // Bytes each rank sends out of its tier-(k-1) block, all ranks at once. Tier 0's own
     // links carry only the traffic inside it, unless they are the NIC that carries everything.
     const double out = k == 0 ? bytes * static_cast<double>((n.shared_tier0 ? p : m) - 1) / pd
@@ -356,7 +365,7 @@ T alltoall_pairwise(const NetT<T>& n, std::int64_t p, double bytes) {
   for (int k = 0; k < n.tiers && prev < p; ++k) {
     const std::int64_t m = within(n, k, p);
     if (m <= prev) continue;
-    t += (n.alpha[k] + inv_rate(n, k, 1.0) * block) * static_cast<double>(m - prev);
+    t += (msg_alpha(n, k, block) + inv_rate(n, k, 1.0) * block) * static_cast<double>(m - prev);
     prev = m;
   }
   return t;
@@ -376,11 +385,11 @@ T alltoall_bruck(const NetT<T>& n, std::int64_t p, double bytes) {
     const std::int64_t moved = (p / period) * d + std::max<std::int64_t>(0, p % period - d);
     const double m = block * static_cast<double>(moved);
     const bool inside = d < n.group[0] || n.tiers == 1;
-    T step = inside ? n.alpha[0] + inv_rate(n, 0, 1.0) * m : T{};
+    T step = inside ? msg_alpha(n, 0, m) + inv_rate(n, 0, 1.0) * m : T{};
     // Shifting by d moves a fraction d / block of each block's ranks across its boundary.
     for (int k = 1; k <= top; ++k) {
       const double f = std::min(1.0, static_cast<double>(d) / static_cast<double>(n.group[k - 1]));
-      T cross = n.alpha[k] + inv_rate(n, k, f) * m;
+      T cross = msg_alpha(n, k, m) + inv_rate(n, k, f) * m;
       step = max_of(step, cross);
     }
     t += step;
@@ -397,7 +406,8 @@ T alltoall_hierarchical(const NetT<T>& n, std::int64_t p, double bytes) {
   T t{};
   if (g > 1) {
     const double frac = static_cast<double>(g - 1) / static_cast<double>(g);
-    t = n.alpha[0] * static_cast<double>(g - 1) + inv_rate(n, 0, 1.0) * (bytes * frac);
+    t = msg_alpha(n, 0, bytes / static_cast<double>(p)) * static_cast<double>(g - 1) +
+        inv_rate(n, 0, 1.0) * (bytes * frac);
   }
   NetT<T> rail = strided_net(n, g);
   return t + alltoall_linear(rail, domains, bytes);
@@ -526,6 +536,8 @@ ModelNet make_net(const Fabric& f) {
     n.taper[k] = taper;
     n.in_switch[k] = t.in_switch;
     n.in_switch_eff[k] = t.in_switch_efficiency;
+    n.eager[k] = t.eager_limit_bytes;
+    n.rndv[k] = t.rendezvous_us * 1e-6;
   }
   n.channels = n.tiers > 1 ? n.group[0] : 1;
   n.gamma = f.gamma_s_per_byte();
@@ -554,6 +566,8 @@ NetT<T> strided_net(const NetT<T>& net, std::int64_t stride, double active_scale
     out.taper[j] = net.taper[k];
     out.in_switch[j] = net.in_switch[k];
     out.in_switch_eff[j] = net.in_switch_eff[k];
+    out.eager[j] = net.eager[k];
+    out.rndv[j] = net.rndv[k];
   }
   out.channels = std::max<std::int64_t>(1, net.channels / std::max<std::int64_t>(stride, 1));
   out.active = net.active * active_scale;
@@ -576,7 +590,7 @@ double predict_p2p(const ModelNet& net, std::int64_t distance, double bytes) {
   if (distance <= 0) return 0;
   int k = 0;
   while (k + 1 < net.tiers && distance >= net.group[k]) ++k;
-  return net.alpha[k] + inv_rate(net, k, 1.0) * bytes;
+  return msg_alpha(net, k, bytes) + inv_rate(net, k, 1.0) * bytes;
 }
 
 BestChoice best_algorithm(const ModelNet& net, Collective c, double bytes, std::int64_t ranks) {

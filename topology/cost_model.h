@@ -50,13 +50,15 @@ using collectives::Collective;
 inline constexpr int kMaxTiers = 6;
 // Parameters of a fit: α_k (index k), β_k (index kMaxTiers + k), γ (index 2·kMaxTiers), the β of
 // one flow inside tier 0 when only some of its members send (binomial trees on one host share
-// the memory bandwidth with fewer peers), and δ, the cost of a byte copied locally.
-inline constexpr int kNumParams = 2 * kMaxTiers + 3;
+// the memory bandwidth with fewer peers), δ, the cost of a byte copied locally, and the extra
+// latency of a tier-0 message at or above the eager limit (rendezvous).
+inline constexpr int kNumParams = 2 * kMaxTiers + 4;
 constexpr int alpha_param(int tier) { return tier; }
 constexpr int beta_param(int tier) { return kMaxTiers + tier; }
 constexpr int gamma_param() { return 2 * kMaxTiers; }
 constexpr int flow_beta0_param() { return 2 * kMaxTiers + 1; }
 constexpr int delta_param() { return 2 * kMaxTiers + 2; }
+constexpr int rendezvous0_param() { return 2 * kMaxTiers + 3; }
 inline constexpr std::int64_t kUnbounded = std::int64_t{1} << 60;
 
 enum class ModelAlgo : int {
@@ -150,6 +152,11 @@ struct NetT {
   // where such copies run at HBM speed beside links 10-100x slower; on one host it is as large
   // as the "link" itself, which is a memory copy too.
   T delta = {};
+  // LogGPS's S: a message of at least eager[k] bytes (0 = no limit) on tier k goes by rendezvous
+  // (a handshake before the data) and costs rndv[k] on top of α_k. MPI libraries switch at an
+  // eager limit (Open MPI's shared memory: 4 KiB, TCP: 64 KiB), NCCL between its protocols.
+  double eager[kMaxTiers] = {};
+  T rndv[kMaxTiers] = {};
   bool in_place = false;  // the copies counted are those of an in-place call
   double call_overhead_s = 0;
   // Algorithm between the domains of the hierarchical algorithms (a flat all-reduce), or kCount

@@ -91,6 +91,10 @@ void validate_fabric(const Fabric& f, const std::string& where) {
     if (!(t.oversubscription >= 1)) bad(where, p + "oversubscription", "must be >= 1");
     if (!(t.in_switch_efficiency > 0 && t.in_switch_efficiency <= 1))
       bad(where, p + "in_switch_efficiency", "must be in (0, 1]");
+    if (!(t.eager_limit_bytes >= 0 && t.eager_limit_bytes <= 1099511627776.0))
+      bad(where, p + "eager_limit_bytes", "must be in [0, 2^40] (0 = no limit)");
+    if (!(t.rendezvous_us >= 0 && t.rendezvous_us <= 1e6))
+      bad(where, p + "rendezvous_us", "must be in [0, 1e6]");
   }
   if (f.reduce_gbps < 0) bad(where, "reduce_gbps", "must be >= 0 (0 = free)");
   if (f.call_overhead_us < 0) bad(where, "call_overhead_us", "must be >= 0");
@@ -147,6 +151,8 @@ Fabric fabric_from_json(const json& j, const std::string& where) {
       tier.in_switch = insw->get<bool>();
     }
     tier.in_switch_efficiency = get_number(t, "in_switch_efficiency", where, p, false, 1);
+    tier.eager_limit_bytes = get_number(t, "eager_limit_bytes", where, p, false, 0);
+    tier.rendezvous_us = get_number(t, "rendezvous_us", where, p, false, 0);
     tier.sources = get_sources(t, where, p);
     f.tiers.push_back(std::move(tier));
   }
@@ -176,6 +182,10 @@ json fabric_to_json(const Fabric& f) {
     o["oversubscription"] = t.oversubscription;
     o["in_switch"] = t.in_switch;
     o["in_switch_efficiency"] = t.in_switch_efficiency;
+    if (t.eager_limit_bytes > 0) {
+      o["eager_limit_bytes"] = t.eager_limit_bytes;
+      o["rendezvous_us"] = t.rendezvous_us;
+    }
     if (!t.sources.empty()) o["sources"] = t.sources;
     j["tiers"].push_back(std::move(o));
   }

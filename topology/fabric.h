@@ -29,6 +29,10 @@ struct Tier {
   double oversubscription = 1;      // taper of the links crossing this tier (>= 1)
   bool in_switch = false;           // switches of this tier reduce data (NVLS, SHARP)
   double in_switch_efficiency = 1;  // achieved fraction of link bandwidth when they do
+  // Messages of at least this many bytes go by rendezvous and cost rendezvous_us more than
+  // alpha_us (LogGPS's S; an MPI library's eager limit). 0 = no limit.
+  double eager_limit_bytes = 0;
+  double rendezvous_us = 0;
   std::map<std::string, std::string> sources;  // field name -> where its value comes from
 
   double effective_gbps() const { return bandwidth_gbps * efficiency; }

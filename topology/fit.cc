@@ -37,6 +37,8 @@ const char* param_name(int i) {
       return "beta(intra-node, one flow)";
     case delta_param():
       return "delta (local copy)";
+    case rendezvous0_param():
+      return "rendezvous(intra-node)";
     default:
       return "?";
   }
@@ -336,7 +338,7 @@ std::size_t merge_repeats(std::vector<FitRecord>& records) {
 }
 
 NetT<LinearTime> fit_net(std::int64_t ranks_per_node, const double* theta, ModelAlgo inner,
-                         bool in_place, bool separate_flow) {
+                         bool in_place, bool separate_flow, double eager0) {
   NetT<LinearTime> n;
   const std::int64_t g = std::max<std::int64_t>(1, ranks_per_node);
   n.tiers = kTiers;
@@ -355,6 +357,8 @@ NetT<LinearTime> fit_net(std::int64_t ranks_per_node, const double* theta, Model
   n.channels = g;
   n.gamma = LinearTime::param(gamma_param(), theta[gamma_param()]);
   n.delta = LinearTime::param(delta_param(), theta[delta_param()]);
+  n.eager[0] = eager0;
+  n.rndv[0] = LinearTime::param(rendezvous0_param(), theta[rendezvous0_param()]);
   n.in_place = in_place;
   n.inner = inner;
   return n;
@@ -362,8 +366,9 @@ NetT<LinearTime> fit_net(std::int64_t ranks_per_node, const double* theta, Model
 
 namespace {
 
-LinearTime linear_of(const FitRecord& r, const double* theta, bool separate_flow) {
-  const NetT<LinearTime> net = fit_net(r.ranks_per_node, theta, r.inner, r.in_place, separate_flow);
+LinearTime linear_of(const FitRecord& r, const double* theta, bool separate_flow, double eager0) {
+  const NetT<LinearTime> net =
+      fit_net(r.ranks_per_node, theta, r.inner, r.in_place, separate_flow, eager0);
   if (r.model) return predict_linear(net, *r.model, r.bytes, r.ranks);
   LinearTime best;
   best.v = std::numeric_limits<double>::quiet_NaN();
@@ -381,7 +386,7 @@ std::string tier_label(const FitRecord& r) { return r.nodes > 1 ? "inter-node" :
 }  // namespace
 
 double predict_record(const FitResult& fit, const FitRecord& r) {
-  return linear_of(r, fit.theta, fit.separate_flow).v;
+  return linear_of(r, fit.theta, fit.separate_flow, fit.eager_limit).v;
 }
 
 FitResult fit_records(const std::vector<FitRecord>& all, const FitOptions& options) {
@@ -464,14 +469,19 @@ FitResult fit_records(const std::vector<FitRecord>& all, const FitOptions& optio
   start[beta_param(1)] = 1e-9;
   start[gamma_param()] = options.gamma_fixed ? *options.gamma_fixed : 1e-10;
   start[delta_param()] = 1e-10;
-  bool use_flow = false, use_delta = false;
-  if (options.local_terms) {
-    for (const FitRecord* r : recs) {
-      const LinearTime lt = linear_of(*r, start, true);
+  start[rendezvous0_param()] = 1e-6;
+  bool use_flow = false, use_delta = false, use_rndv = false;
+  for (const FitRecord* r : recs) {
+    const LinearTime lt = linear_of(*r, start, true, options.eager_limit);
+    if (options.local_terms) {
       use_flow = use_flow || (has_intra && lt.c[flow_beta0_param()] != 0);
       use_delta = use_delta || lt.c[delta_param()] != 0;
     }
+    use_rndv = use_rndv || (has_intra && lt.c[rendezvous0_param()] != 0);
   }
+  if (options.eager_limit > 0 && !use_rndv)
+    res.notes.push_back(std::string(param_name(rendezvous0_param())) +
+                        " not fitted: no intra-node message reaches the eager limit");
   const bool fit_gamma = has_allreduce && !options.gamma_fixed;
   const int m = static_cast<int>(recs.size());
   double theta[kNumParams] = {};
@@ -491,20 +501,24 @@ FitResult fit_records(const std::vector<FitRecord>& all, const FitOptions& optio
     }
     if (fit_gamma) active.push_back(gamma_param());
     if (use_delta) active.push_back(delta_param());
+    if (use_rndv) active.push_back(rendezvous0_param());
     const int q = static_cast<int>(active.size());
     auto is_active = [&](int p) {
       return std::find(active.begin(), active.end(), p) != active.end();
     };
-    auto optional = [](int p) { return p == flow_beta0_param() || p == delta_param(); };
+    auto optional = [](int p) {
+      return p == flow_beta0_param() || p == delta_param() || p == rendezvous0_param();
+    };
     // Drops an optional parameter that the records cannot determine (δ = 0; the single flow
     // back to tier 0's β) and fits again.
     auto drop = [&](int p, const std::string& why) {
-      (p == delta_param() ? use_delta : use_flow) = false;
+      (p == delta_param() ? use_delta : p == rendezvous0_param() ? use_rndv : use_flow) = false;
       res.notes.push_back(std::string(param_name(p)) + " not fitted: " + why);
     };
 
     std::copy(start, start + kNumParams, theta);
     if (!use_delta) theta[delta_param()] = 0;
+    if (!use_rndv) theta[rendezvous0_param()] = 0;
 
     weights.assign(m, 1.0);
     rel.assign(m, 0);
@@ -514,7 +528,7 @@ FitResult fit_records(const std::vector<FitRecord>& all, const FitOptions& optio
       // Rows: coefficients / t (relative error), target 1 minus the part that is not fitted.
       for (int i = 0; i < m; ++i) {
         const FitRecord& r = *recs[i];
-        const LinearTime lt = linear_of(r, theta, use_flow);
+        const LinearTime lt = linear_of(r, theta, use_flow, options.eager_limit);
         double fixed = lt.k;
         for (int p = 0; p < kNumParams; ++p)
           if (!is_active(p)) fixed += lt.c[p] * theta[p];
@@ -616,7 +630,7 @@ FitResult fit_records(const std::vector<FitRecord>& all, const FitOptions& optio
       }
       // Residuals at the new parameters (branches may change) and Tukey bisquare weights.
       for (int i = 0; i < m; ++i) {
-        const double pred = linear_of(*recs[i], theta, use_flow).v;
+        const double pred = linear_of(*recs[i], theta, use_flow, options.eager_limit).v;
         rel[i] = (pred - recs[i]->time_s) / recs[i]->time_s;
       }
       std::vector<double> absr(m);
@@ -639,6 +653,7 @@ FitResult fit_records(const std::vector<FitRecord>& all, const FitOptions& optio
   if (it >= options.max_iterations) it = options.max_iterations - 1;
   res.iterations = it + 1;
   res.separate_flow = use_flow;
+  res.eager_limit = use_rndv ? options.eager_limit : 0;
   if (!use_flow) theta[flow_beta0_param()] = theta[beta_param(0)];
   std::copy(theta, theta + kNumParams, res.theta);
   if (options.gamma_fixed) res.fitted[gamma_param()] = false;
@@ -691,6 +706,12 @@ FitResult fit_records(const std::vector<FitRecord>& all, const FitOptions& optio
           flow >= t.bandwidth_gbps
               ? "one flow when only some ranks of the node send; " + quality_note
               : "fitted " + gbps_text(flow) + " is below bandwidth_gbps: raised to it";
+    }
+    if (res.eager_limit > 0) {
+      t.eager_limit_bytes = res.eager_limit;
+      t.rendezvous_us = theta[rendezvous0_param()] * 1e6;
+      t.sources["eager_limit_bytes"] = "given with --eager-limit";
+      t.sources["rendezvous_us"] = quality_note;
     }
     f.tiers.push_back(t);
   }

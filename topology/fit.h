@@ -70,6 +70,9 @@ struct FitOptions {
   // Fit δ (local copies) and the intra-node single-flow β where the records determine them;
   // false: the plain α-β-γ model (δ = 0, one β per tier).
   bool local_terms = true;
+  // Open MPI's eager limit inside a node in bytes (shared memory: 4 KiB): > 0 fits the extra
+  // latency of intra-node messages at or above it (rendezvous0_param()); 0 = one α for all.
+  double eager_limit = 0;
   int max_iterations = 30;
   double bisquare_c = 4.685;  // Tukey's constant, in units of the robust scale
 };
@@ -96,6 +99,7 @@ struct FitResult {
   std::int64_t ranks_per_node = 0;  // intra-node group of the fitted fabric
   double node_link_gbps = 0;        // fitted inter-node link rate (0 when not fitted)
   bool separate_flow = false;       // flow_beta0_param() fitted (else tied to beta_param(0))
+  double eager_limit = 0;           // intra-node eager limit of the fit (rendezvous fitted), or 0
 };
 
 // Throws UsageError with the reason when the records cannot determine a parameter (no record on
@@ -106,9 +110,10 @@ FitResult fit_records(const std::vector<FitRecord>& records, const FitOptions& o
 // parameters at `theta`.
 // δ is theta[delta_param()]; the single-flow β of tier 0 is theta[flow_beta0_param()] when
 // `separate_flow`, else the same parameter as tier 0's β.
+// Messages inside a node of at least `eager0` bytes (> 0) add theta[rendezvous0_param()].
 NetT<LinearTime> fit_net(std::int64_t ranks_per_node, const double* theta,
                          ModelAlgo inner = ModelAlgo::kRing, bool in_place = false,
-                         bool separate_flow = false);
+                         bool separate_flow = false, double eager0 = 0);
 
 // Predicted seconds of a record with fitted parameters (native: best modelled algorithm).
 double predict_record(const FitResult& fit, const FitRecord& r);

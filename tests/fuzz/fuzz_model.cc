@@ -53,6 +53,20 @@ void fuzz_result(const std::uint8_t* data, std::size_t size) {
   } catch (const UsageError& e) {
     check_message(e);
   }
+  // `model fit --eager-limit 4K` on the records with repeats merged (the default of fit), and
+  // the fabric it writes read back.
+  try {
+    auto merged = loaded.records;
+    topology::merge_repeats(merged);
+    require(!merged.empty() && merged.size() <= loaded.records.size(), "merge lost every record");
+    topology::FitOptions fo;
+    fo.eager_limit = 4096;
+    const topology::FitResult fit = topology::fit_records(merged, fo);
+    topology::fabric_from_json(topology::fabric_to_json(fit.fabric), "fitted");
+    for (const auto& r : merged) topology::predict_record(fit, r);
+  } catch (const UsageError& e) {
+    check_message(e);
+  }
 }
 
 void fuzz_fabric(const std::uint8_t* data, std::size_t size) {
