@@ -510,7 +510,7 @@ FitResult fit_records(const std::vector<FitRecord>& all, const FitOptions& optio
       return p == flow_beta0_param() || p == delta_param() || p == rendezvous0_param();
     };
     // Drops an optional parameter that the records cannot determine (δ = 0; the single flow
-    // back to tier 0's β) and fits again.
+    // back to tier 0's β; no rendezvous) and fits again.
     auto drop = [&](int p, const std::string& why) {
       (p == delta_param() ? use_delta : p == rendezvous0_param() ? use_rndv : use_flow) = false;
       res.notes.push_back(std::string(param_name(p)) + " not fitted: " + why);
