@@ -6,11 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "bench/cli_fwd.h"
 #include "bench/options.h"
-
-namespace CLI {
-class App;  // CLI11; the .cc files include it (a header of ~10 s of compile time)
-}  // namespace CLI
 
 namespace collbench::bench {
 

@@ -645,8 +645,7 @@ struct InRange : topology::LoadedRecords {
 };
 
 InRange load_in_range(const FitArgs& a) {
-  InRange loaded;
-  static_cast<topology::LoadedRecords&>(loaded) = topology::load_result_files(a.files, a.stat);
+  InRange loaded{topology::load_result_files(a.files, a.stat), {}};
   if (!a.each_repeat) {
     const std::size_t before = loaded.records.size();
     if (const std::size_t folded = topology::merge_repeats(loaded.records); folded > 0)

@@ -14,9 +14,7 @@
 
 #include <functional>
 
-namespace CLI {
-class App;  // CLI11; the .cc files include it (a header of ~10 s of compile time)
-}  // namespace CLI
+#include "bench/cli_fwd.h"
 
 namespace collbench::bench {
 

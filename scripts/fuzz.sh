@@ -43,8 +43,7 @@ done
 
 [ -n "$build" ] || { echo "fuzz.sh: --build-dir needs a directory" >&2; exit 2; }
 if [ "$build_it" = 1 ]; then
-  cxx=$(command -v clang++-14 || command -v clang++ || true)
-  cc=$(command -v clang-14 || command -v clang || true)
+  find_clang
   [ -n "$cxx" ] || { echo "fuzz.sh: clang++ not found (scripts/setup.sh --test installs it)" >&2; exit 1; }
   cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER="$cc" \
     -DCMAKE_CXX_COMPILER="$cxx" -DCOLLBENCH_FUZZ=ON -DCOLLBENCH_TESTS=OFF -DCOLLBENCH_NCCL=OFF \

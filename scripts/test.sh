@@ -46,8 +46,7 @@ fi
 
 scripts/setup.sh --test
 if [ "$sanitize" = 1 ]; then
-  cxx=$(command -v clang++-14 || command -v clang++ || true)
-  cc=$(command -v clang-14 || command -v clang || true)
+  find_clang
   if [ -n "$cxx" ] && [ -n "$cc" ]; then
     cmake_args+=(-DCMAKE_C_COMPILER="$cc" -DCMAKE_CXX_COMPILER="$cxx" -DCOLLBENCH_FUZZ=ON)
   fi
