@@ -2,29 +2,23 @@
 // every measured row so that a run that dies keeps everything measured before, marked incomplete.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "bench/options.h"
+#include "bench/output_file.h"
 #include "bench/record.h"
 
 namespace collbench::bench {
-
-// Writes `content` to `path` through a temporary file in the same folder and a rename, so
-// readers see the old file or the new one, never a partial one. Throws Error on failure.
-void write_file_atomic(const std::string& path, const std::string& content);
-// Throws UsageError if `path` cannot be created (checked before measuring starts).
-void check_writable(const std::string& path, const std::string& flag);
 
 class ResultSink {
  public:
   ResultSink(const Options& o, nlohmann::json provenance, nlohmann::json options_json);
   void set_topology(nlohmann::json topology);
   void set_in_progress(const std::string& what);  // recorded as the failure if the run dies
-  void add(const Record& r);                       // appends and rewrites the files
+  void add(const Record& r);                      // appends and rewrites the files
   void finish(bool complete, const std::string& failure);
   const std::vector<Record>& records() const { return records_; }
   nlohmann::json to_json(bool complete, const std::string& failure) const;

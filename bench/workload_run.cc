@@ -25,17 +25,17 @@
 #include "bench/watchdog.h"
 #include "collectives/error.h"
 #include "collectives/mpi_transport.h"
-#include "topology/cost_model.h"
-#include "topology/fabric.h"
 #include "topology/hostmap.h"
-#include "topology/workload.h"
+#include "topology/model/cost_model.h"
+#include "topology/model/fabric.h"
+#include "topology/model/workload.h"
 
 namespace collbench::bench {
 namespace {
 
+using model::StepCollective;
+using model::StepOp;
 using nlohmann::json;
-using topology::StepCollective;
-using topology::StepOp;
 
 struct WorkloadRunArgs {
   std::string example;
@@ -261,16 +261,16 @@ std::string pad(const std::string& s, std::size_t w) {
 
 int run_workload(const WorkloadRunArgs& a, int* argc, char*** argv) {
   // Everything that can be wrong with the input is found before MPI starts, and said once.
-  topology::Workload w;
-  topology::Workload resolved;
-  std::optional<topology::Fabric> fabric;
+  model::Workload w;
+  model::Workload resolved;
+  std::optional<model::Fabric> fabric;
   try {
     if (!a.example.empty() && !a.config.empty())
       throw UsageError("--example and CONFIG: give one of them");
-    w = a.config.empty() ? topology::builtin_workload(a.example.empty() ? "llama3-405b" : a.example)
-                         : topology::load_workload(a.config);
-    resolved = topology::resolve_workload(w, 1 << 20);
-    if (!a.fabric_path.empty()) fabric = topology::load_fabric(a.fabric_path);
+    w = a.config.empty() ? model::builtin_workload(a.example.empty() ? "llama3-405b" : a.example)
+                         : model::load_workload(a.config);
+    resolved = model::resolve_workload(w, 1 << 20);
+    if (!a.fabric_path.empty()) fabric = model::load_fabric(a.fabric_path);
   } catch (const UsageError& e) {
     if (reports_usage_errors()) std::fprintf(stderr, "collbench: error: %s\n", e.what());
     return 2;
@@ -281,8 +281,8 @@ int run_workload(const WorkloadRunArgs& a, int* argc, char*** argv) {
   const int rank = mpi.rank(), size = mpi.size();
   const bool lead = rank == 0;
 
-  const topology::Workload small = topology::scaled_parallelism(resolved, size);
-  const std::vector<StepCollective> plan = topology::scaled_step(resolved, size);
+  const model::Workload small = model::scaled_parallelism(resolved, size);
+  const std::vector<StepCollective> plan = model::scaled_step(resolved, size);
   if (plan.empty()) {
     if (lead)
       std::fprintf(stderr,
@@ -320,7 +320,7 @@ int run_workload(const WorkloadRunArgs& a, int* argc, char*** argv) {
   out["complete"] = false;
   if (lead) {
     out["provenance"] = make_provenance(prov_options, hosts, "mpi");
-    out["workload"] = topology::workload_to_json(w);
+    out["workload"] = model::workload_to_json(w);
     out["ranks"] = size;
     out["nodes"] = hosts.nodes();
     out["parallel"] = {{"tp", small.parallel.tp},
@@ -371,7 +371,7 @@ int run_workload(const WorkloadRunArgs& a, int* argc, char*** argv) {
                               (c.stride > 1 ? "/" + std::to_string(c.stride) : std::string());
     const std::size_t full_cap = measured_bytes(c.bytes, a.max_bytes, c.group_size);
     const bool extrapolate = static_cast<double>(full_cap) < c.bytes;
-    watchdog.begin_step(std::string(topology::step_op_name(c.op)) + " " + c.what + " " + group);
+    watchdog.begin_step(std::string(model::step_op_name(c.op)) + " " + c.what + " " + group);
 
     double each = 0;
     json points = json::array();
@@ -411,13 +411,13 @@ int run_workload(const WorkloadRunArgs& a, int* argc, char*** argv) {
 
     double model_each = -1;
     if (fabric) {
-      const topology::StepTiming st = topology::time_collectives({c}, topology::make_net(*fabric));
+      const model::StepTiming st = model::time_collectives({c}, model::make_net(*fabric));
       model_each = st.items.empty() ? -1 : st.items.front().time_each_s;
       if (model_each > 0) total_model_s += model_each * c.count;
     }
     if (lead) {
       json item = {{"what", c.what},
-                   {"op", topology::step_op_name(c.op)},
+                   {"op", model::step_op_name(c.op)},
                    {"group", c.group},
                    {"group_size", c.group_size},
                    {"stride", c.stride},
@@ -442,7 +442,7 @@ int run_workload(const WorkloadRunArgs& a, int* argc, char*** argv) {
           model_cols = "  " + pad(model_each > 0 ? sig3(model_each * 1e6) : "-", 10) + "  " +
                        pad(model_each > 0 ? sig3(each / model_each) : "-", 10);
         std::printf("%-24s %-14s %-10s %9s %9s %10s %11s %12s%s %7llu\n", c.what.c_str(),
-                    topology::step_op_name(c.op), group.c_str(), sig3(c.bytes / 1e6).c_str(),
+                    model::step_op_name(c.op), group.c_str(), sig3(c.bytes / 1e6).c_str(),
                     sig3(static_cast<double>(full_cap) / 1e6).c_str(), sig3(c.count).c_str(),
                     (sig3(each * 1e6) + (extrapolate ? "*" : "")).c_str(), sig3(step * 1e3).c_str(),
                     model_cols.c_str(), static_cast<unsigned long long>(wrong_sum));

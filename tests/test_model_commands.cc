@@ -6,9 +6,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "bench/model_commands.h"
+#include "bench/model/commands.h"
 #include "test_model_util.h"
-#include "topology/workload.h"
+#include "topology/model/workload.h"
 
 namespace collbench::bench {
 namespace {
@@ -181,7 +181,7 @@ TEST_F(ModelCommands, StepPerGenerationAndBadConfigs) {
   }
   r = run({"model", "step", "--example", "frontier-300mw", "--profile", "h100"});
   EXPECT_EQ(r.rc, 0) << r.err;
-  json bad = topology::workload_to_json(topology::builtin_workload("llama3-405b"));
+  json bad = model::workload_to_json(model::builtin_workload("llama3-405b"));
   bad["parallel"]["pp"] = 15;
   const std::string cfg = model_test::write_file(dir_, "bad.json", bad.dump());
   r = run({"model", "step", "--config", cfg});

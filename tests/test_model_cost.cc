@@ -6,12 +6,12 @@
 #include <cmath>
 
 #include "collectives/error.h"
-#include "topology/cost_model.h"
-#include "topology/fit.h"
-#include "topology/profiles.h"
-#include "topology/site.h"
+#include "topology/model/cost_model.h"
+#include "topology/model/fit.h"
+#include "topology/model/profiles.h"
+#include "topology/model/site.h"
 
-namespace collbench::topology {
+namespace collbench::model {
 namespace {
 
 constexpr double kA = 3e-6;      // α, s
@@ -340,4 +340,4 @@ TEST(ModelCost, ProfilesAgainstPublishedMeasurements) {
 }
 
 }  // namespace
-}  // namespace collbench::topology
+}  // namespace collbench::model

@@ -3,11 +3,11 @@
 #include <gtest/gtest.h>
 
 #include "collectives/error.h"
-#include "topology/profiles.h"
-#include "topology/site.h"
-#include "topology/workload.h"
+#include "topology/model/profiles.h"
+#include "topology/model/site.h"
+#include "topology/model/workload.h"
 
-namespace collbench::topology {
+namespace collbench::model {
 namespace {
 
 const StepCollective* find(const std::vector<StepCollective>& v, const std::string& what) {
@@ -172,4 +172,4 @@ TEST(ModelWorkload, StepTimeOnASiteAndDataParallelGrowth) {
 }
 
 }  // namespace
-}  // namespace collbench::topology
+}  // namespace collbench::model

@@ -5,13 +5,13 @@
 
 #include <vector>
 
-#include "topology/cost_model.h"
-#include "topology/profiles.h"
-#include "topology/site.h"
+#include "topology/model/cost_model.h"
+#include "topology/model/profiles.h"
+#include "topology/model/site.h"
 
 namespace {
 
-using namespace collbench::topology;
+using namespace collbench::model;
 
 struct Projection {
   std::vector<ModelNet> nets;

@@ -32,10 +32,10 @@ class PropertyViolation : public std::logic_error {
 void fuzz_size(const std::uint8_t* data, std::size_t size);
 // The collbench command line (one argument per line), parsed as main() does; nothing is run.
 void fuzz_cli(const std::uint8_t* data, std::size_t size);
-// A result file as `collbench model fit/validate` reads it (topology::load_result_files), then
+// A result file as `collbench model fit/validate` reads it (model::load_result_files), then
 // the fit and the held-out validation on whatever records it accepted.
 void fuzz_result(const std::uint8_t* data, std::size_t size);
-// A fabric file (topology::fabric_from_json), its round trip, and predictions on it.
+// A fabric file (model::fabric_from_json), its round trip, and predictions on it.
 void fuzz_fabric(const std::uint8_t* data, std::size_t size);
 // A training configuration as `collbench model step --config` reads and uses it.
 void fuzz_workload(const std::uint8_t* data, std::size_t size);

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-namespace collbench::topology {
+namespace collbench::model {
 
 struct Tier {
   std::string name;                 // "nvlink", "leaf", "spine", "core", "intra-node", ...
@@ -64,10 +64,5 @@ struct Fabric {
 Fabric fabric_from_json(const nlohmann::json& j, const std::string& where);
 nlohmann::json fabric_to_json(const Fabric& f);
 Fabric load_fabric(const std::string& path);
-void save_fabric(const Fabric& f, const std::string& path);
 
-// Writes text to path through a temporary file in the same folder and a rename, so a reader
-// never sees half a file. Throws Error when the folder is not writable.
-void write_file_atomic(const std::string& path, const std::string& text);
-
-}  // namespace collbench::topology
+}  // namespace collbench::model

@@ -1,4 +1,4 @@
-#include "topology/workload.h"
+#include "topology/model/workload.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -8,7 +8,7 @@
 
 #include "collectives/error.h"
 
-namespace collbench::topology {
+namespace collbench::model {
 namespace {
 
 using nlohmann::json;
@@ -466,4 +466,4 @@ StepTiming time_collectives(const std::vector<StepCollective>& collectives, cons
   return t;
 }
 
-}  // namespace collbench::topology
+}  // namespace collbench::model

@@ -41,9 +41,9 @@
 #include <string_view>
 
 #include "collectives/dtype.h"
-#include "topology/fabric.h"
+#include "topology/model/fabric.h"
 
-namespace collbench::topology {
+namespace collbench::model {
 
 using collectives::Collective;
 
@@ -204,4 +204,4 @@ inline double busbw_gbps(Collective c, double bytes, std::int64_t ranks, double 
   return algbw_gbps(bytes, time_s) * bus_factor(c, ranks);
 }
 
-}  // namespace collbench::topology
+}  // namespace collbench::model

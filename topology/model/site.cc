@@ -1,11 +1,11 @@
-#include "topology/site.h"
+#include "topology/model/site.h"
 
 #include <cmath>
 #include <cstdio>
 
 #include "collectives/error.h"
 
-namespace collbench::topology {
+namespace collbench::model {
 namespace {
 
 std::string with_commas(std::int64_t v) {
@@ -311,4 +311,4 @@ Site plan_site(const Profile& p, const SiteOptions& o) {
   return s;
 }
 
-}  // namespace collbench::topology
+}  // namespace collbench::model

@@ -17,10 +17,10 @@
 #include <string>
 #include <vector>
 
-#include "topology/fabric.h"
-#include "topology/profiles.h"
+#include "topology/model/fabric.h"
+#include "topology/model/profiles.h"
 
-namespace collbench::topology {
+namespace collbench::model {
 
 struct SiteOptions {
   double power_mw = 300;
@@ -66,4 +66,4 @@ Site plan_site(const Profile& p, const SiteOptions& o);
 // arithmetic. gpus <= 0 sizes it for the largest site the switch radix allows with three levels.
 Fabric site_fabric(const Profile& p, std::int64_t gpus, const SiteOptions& o = {});
 
-}  // namespace collbench::topology
+}  // namespace collbench::model

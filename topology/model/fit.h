@@ -20,10 +20,10 @@
 #include <string>
 #include <vector>
 
-#include "topology/cost_model.h"
-#include "topology/fabric.h"
+#include "topology/model/cost_model.h"
+#include "topology/model/fabric.h"
 
-namespace collbench::topology {
+namespace collbench::model {
 
 struct FitRecord {
   Collective collective = Collective::kAllReduce;
@@ -162,4 +162,4 @@ struct ValidationResult {
 ValidationResult validate_records(const std::vector<FitRecord>& records,
                                   const ValidationOptions& options = {});
 
-}  // namespace collbench::topology
+}  // namespace collbench::model

@@ -24,10 +24,10 @@
 #include <string>
 #include <vector>
 
-#include "topology/cost_model.h"
-#include "topology/fabric.h"
+#include "topology/model/cost_model.h"
+#include "topology/model/fabric.h"
 
-namespace collbench::topology {
+namespace collbench::model {
 
 struct ModelShape {
   double params = 0;         // total parameters
@@ -118,4 +118,4 @@ StepTiming time_collectives(const std::vector<StepCollective>& collectives, cons
 Workload scaled_parallelism(const Workload& resolved, std::int64_t ranks);
 std::vector<StepCollective> scaled_step(const Workload& resolved, std::int64_t ranks);
 
-}  // namespace collbench::topology
+}  // namespace collbench::model

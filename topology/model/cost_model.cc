@@ -1,10 +1,10 @@
-#include "topology/cost_model.h"
+#include "topology/model/cost_model.h"
 
 #include <algorithm>
 #include <array>
 #include <type_traits>
 
-namespace collbench::topology {
+namespace collbench::model {
 namespace {
 
 constexpr std::array<ModelAlgoInfo, kNumModelAlgos> kAlgos = {{
@@ -610,4 +610,4 @@ double bus_factor(Collective c, std::int64_t ranks) {
   return c == Collective::kAllReduce ? 2.0 * (p - 1) / p : (p - 1) / p;
 }
 
-}  // namespace collbench::topology
+}  // namespace collbench::model

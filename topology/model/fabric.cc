@@ -1,4 +1,4 @@
-#include "topology/fabric.h"
+#include "topology/model/fabric.h"
 
 #include <unistd.h>
 
@@ -11,7 +11,7 @@
 
 #include "collectives/error.h"
 
-namespace collbench::topology {
+namespace collbench::model {
 namespace {
 
 using nlohmann::json;
@@ -205,29 +205,4 @@ Fabric load_fabric(const std::string& path) {
   return fabric_from_json(j, path);
 }
 
-void save_fabric(const Fabric& f, const std::string& path) {
-  f.validate();
-  write_file_atomic(path, fabric_to_json(f).dump(2) + "\n");
-}
-
-void write_file_atomic(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error(path + ": cannot write (" + std::strerror(errno) + ")");
-    out << text;
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      throw Error(path + ": write failed (" + std::strerror(errno) + ")");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    std::remove(tmp.c_str());
-    throw Error(path + ": cannot rename the temporary file into place (" + std::strerror(err) +
-                ")");
-  }
-}
-
-}  // namespace collbench::topology
+}  // namespace collbench::model

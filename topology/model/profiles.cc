@@ -1,4 +1,4 @@
-#include "topology/profiles.h"
+#include "topology/model/profiles.h"
 
 #include <algorithm>
 #include <cctype>
@@ -6,7 +6,7 @@
 
 #include "collectives/error.h"
 
-namespace collbench::topology {
+namespace collbench::model {
 namespace {
 
 // Sources named once; model-facts.md collects them (shared/reference in the project's notes).
@@ -181,4 +181,4 @@ std::string profile_keys() {
   return out;
 }
 
-}  // namespace collbench::topology
+}  // namespace collbench::model

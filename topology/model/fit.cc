@@ -1,4 +1,4 @@
-#include "topology/fit.h"
+#include "topology/model/fit.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -12,9 +12,9 @@
 
 #include "collectives/error.h"
 #include "collectives/registry.h"
-#include "topology/discovery.h"
+#include "collectives/units.h"
 
-namespace collbench::topology {
+namespace collbench::model {
 namespace {
 
 using nlohmann::json;
@@ -780,7 +780,7 @@ ValidationResult validate_records(const std::vector<FitRecord>& records,
     return static_cast<int>(std::upper_bound(edges.begin(), edges.end(), bytes) - edges.begin());
   };
   const int nbands = static_cast<int>(edges.size()) + 1;
-  auto size_text = [](double b) { return human_bytes(static_cast<std::int64_t>(b)); };
+  auto size_text = [](double b) { return collectives::human_bytes(static_cast<std::int64_t>(b)); };
 
   std::vector<std::vector<FitRecord>> train(nbands), test(nbands);
   for (const auto& r : records) {
@@ -873,4 +873,4 @@ ValidationResult validate_records(const std::vector<FitRecord>& records,
   return out;
 }
 
-}  // namespace collbench::topology
+}  // namespace collbench::model

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace collbench::topology {
+namespace collbench::model {
 
 struct Profile {
   std::string key;          // "h100", "h200", "b200", "gb200", "mi300x"
@@ -42,4 +42,4 @@ const Profile& find_profile(std::string_view key);
 // "h100, h200, b200, gb200, mi300x"
 std::string profile_keys();
 
-}  // namespace collbench::topology
+}  // namespace collbench::model

@@ -1,0 +1,43 @@
+// What the `collbench model` subcommands share: error handling, output files, flags that name
+// profiles and GPU counts, the site options, and the fabric table. One file per subcommand
+// (bench/model/*_command.cc) registers itself through add_model_commands.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "bench/cli_fwd.h"
+#include "topology/model/fabric.h"
+#include "topology/model/profiles.h"
+#include "topology/model/site.h"
+
+namespace collbench::bench::model_cli {
+
+// Runs fn; a UsageError is printed as one line and gives 2, any other error 1.
+int guarded(const char* command, const std::function<int()>& fn);
+// Writes j to path (atomically) and says so; nothing when path is empty.
+void write_json(const std::string& path, const nlohmann::json& j);
+void save_fabric(const model::Fabric& f, const std::string& path);
+std::vector<std::string> split(const std::string& s, char sep);
+// "h100,b200" or "all".
+std::vector<const model::Profile*> parse_profiles(const std::string& text, const char* flag);
+std::int64_t parse_count(const std::string& s, const char* flag);
+// "8:262144" (powers of two between, and the end) or "8,16,1024".
+std::vector<std::int64_t> parse_gpus(const std::string& text);
+void add_site_options(CLI::App* cmd, model::SiteOptions& o);
+nlohmann::json site_options_json(const model::SiteOptions& o);
+std::string fabric_table(const model::Fabric& f);
+
+// The subcommands, one per file.
+using Action = std::function<int()>;
+void add_profiles_command(CLI::App* model, Action& action);
+void add_site_command(CLI::App* model, Action& action);
+void add_predict_command(CLI::App* model, Action& action);
+void add_fit_command(CLI::App* model, Action& action);
+void add_validate_command(CLI::App* model, Action& action);
+void add_step_command(CLI::App* model, Action& action);
+
+}  // namespace collbench::bench::model_cli
