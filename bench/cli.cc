@@ -8,11 +8,12 @@
 #include <memory>
 #include <sstream>
 
+#include "bench/backend_select.h"
 #include "bench/mpi_session.h"
-#include "bench/nccl_backend.h"
 #include "bench/report.h"
 #include "bench/runner.h"
 #include "bench/sizes.h"
+#include "collectives/collective.h"
 #include "collectives/registry.h"
 #include "collectives/selection.h"
 
@@ -37,14 +38,15 @@ std::string Options::canonical() const {
 }
 
 void print_algorithm_list() {
-  for (Collective c : {Collective::kAllReduce, Collective::kAllToAll}) {
+  for (Collective c : collectives::kAllCollectives) {
     std::printf("%s:\n", std::string(collectives::collective_name(c)).c_str());
     for (const auto& a : collectives::algorithm_registry()) {
-      if (a.collective != c) continue;
-      std::printf("  %-22s %s%s\n", std::string(a.name).c_str(), std::string(a.description).c_str(),
-                  a.native ? " [native]" : "");
+      if (a.collective != c || !a.measurable()) continue;
+      if (a.native() && !collectives::backend_built(a.backend)) continue;
+      std::printf("  %-24s %s%s\n", std::string(a.name).c_str(), std::string(a.description).c_str(),
+                  a.native() ? " [native]" : "");
     }
-    std::printf("  %-22s %s\n", "auto", "per size, the algorithm the selection table names");
+    std::printf("  %-24s %s\n", "auto", "per size, the algorithm the selection table names");
   }
 }
 
@@ -102,8 +104,8 @@ void validate_options(Options& o, const std::vector<std::string>& algo_args,
   if (o.dtypes.empty()) o.dtypes.push_back(collectives::DType::kF32);
 
   o.ops.clear();
-  if (o.collective == Collective::kAllToAll) {
-    o.ops.push_back(collectives::ReduceOp::kSum);  // unused by all-to-all
+  if (!collectives::traits(o.collective).reduces) {
+    o.ops.push_back(collectives::ReduceOp::kSum);  // unused: the collective does not reduce
   } else {
     for (const auto& s : split_list(op_args)) {
       if (s == "all") {
@@ -129,11 +131,17 @@ void validate_options(Options& o, const std::vector<std::string>& algo_args,
 
   o.algorithms.clear();
   o.algo_auto = false;
+  // An algorithm can run here when it is collbench's own or the chosen backend's native one.
+  auto usable = [&](const collectives::AlgorithmInfo& a) {
+    return a.collective == o.collective && a.measurable() &&
+           (!a.native() || a.backend == o.backend);
+  };
+  const std::string title(collectives::traits(o.collective).name);
   const auto names = split_list(algo_args);
   for (const auto& n : names) {
     if (n == "all") {
       for (const auto& a : collectives::algorithm_registry())
-        if (a.collective == o.collective &&
+        if (usable(a) &&
             std::find(o.algorithms.begin(), o.algorithms.end(), a.name) == o.algorithms.end())
           o.algorithms.emplace_back(a.name);
       continue;
@@ -143,39 +151,43 @@ void validate_options(Options& o, const std::vector<std::string>& algo_args,
       continue;
     }
     const auto* info = collectives::find_algorithm(o.collective, n);
-    if (!info) {
+    if (!info || !info->measurable()) {
       std::string known;
       for (const auto& a : collectives::algorithm_registry())
-        if (a.collective == o.collective)
+        if (a.collective == o.collective && a.measurable())
           known += (known.empty() ? "" : ", ") + std::string(a.name);
-      throw UsageError("unknown " + std::string(collectives::collective_name(o.collective)) +
-                       " algorithm '" + n + "' (known: " + known + ", auto, all)");
+      throw UsageError("unknown " + title + " algorithm '" + n + "' (known: " + known +
+                       ", auto, all)");
     }
+    if (info->native() && info->backend != o.backend)
+      throw UsageError("--algo " + n + " is the " + std::string(info->backend) + " library's " +
+                       title + ": it needs --backend " + std::string(info->backend) +
+                       " (this run uses --backend " + o.backend + ")");
     if (std::find(o.algorithms.begin(), o.algorithms.end(), n) == o.algorithms.end())
       o.algorithms.push_back(n);
   }
-  if (o.algorithms.empty() && !o.algo_auto && o.backend == "nccl")
-    o.algorithms.emplace_back("nccl");
-  if (o.algorithms.empty() && !o.algo_auto)
-    o.algorithms.emplace_back(o.collective == Collective::kAllReduce ? "MPI_Allreduce"
-                                                                     : "MPI_Alltoall");
-  if (o.collective == Collective::kAllReduce &&
-      collectives::find_algorithm(o.collective, o.inter_node_algorithm) == nullptr) {
-    bool hierarchical = false;
-    for (const auto& a : o.algorithms) hierarchical |= a.rfind("hierarchical", 0) == 0;
-    if (hierarchical || o.algo_auto)
-      throw UsageError("unknown --inter-node-algo '" + o.inter_node_algorithm + "'");
+  if (o.algorithms.empty() && !o.algo_auto) {
+    // The default: the backend's own library collective.
+    for (const auto& a : collectives::algorithm_registry())
+      if (usable(a) && a.native()) o.algorithms.emplace_back(a.name);
+  }
+  bool hierarchical = o.algo_auto;
+  for (const auto& a : o.algorithms) hierarchical |= a.rfind("hierarchical", 0) == 0;
+  if (hierarchical && o.collective != Collective::kAllToAll) {
+    const auto* inner = collectives::find_algorithm(o.collective, o.inter_node_algorithm);
+    if (!inner || inner->kind != collectives::AlgorithmKind::kOwn)
+      throw UsageError("unknown --inter-node-algo '" + o.inter_node_algorithm + "' (a flat " +
+                       title + " algorithm of collbench's own, e.g. ring)");
   }
 }
 
 void add_benchmark_commands(CLI::App& app, std::function<int()>& action,
                             const std::vector<std::string>& argv, int* argc, char*** argv_raw) {
-  for (Collective c : {Collective::kAllReduce, Collective::kAllToAll}) {
-    const bool ar = c == Collective::kAllReduce;
+  for (Collective c : collectives::kAllCollectives) {
+    const auto& tr = collectives::traits(c);
     auto* sub = app.add_subcommand(
-        std::string(collectives::collective_name(c)),
-        ar ? "measure all-reduce (size = bytes of each rank's vector)"
-           : "measure all-to-all (size = total bytes each rank sends, n x per-peer block)");
+        std::string(tr.name),
+        "measure " + std::string(tr.title) + " (size = " + std::string(tr.size_meaning) + ")");
     struct Raw {
       std::string min = "8", max = "64M", step = "0", segment = "0";
       std::vector<std::string> algos, dtypes{"f32"}, ops{"sum"};
@@ -197,7 +209,7 @@ void add_benchmark_commands(CLI::App& app, std::function<int()>& action,
     sub->add_option("-d,--dtype", raw->dtypes,
                     "element types, comma-separated or 'all': " + collectives::dtype_list())
         ->capture_default_str();
-    if (ar)
+    if (tr.reduces)
       sub->add_option("-o,--op", raw->ops,
                       "reduction ops, comma-separated or 'all': sum, prod, min, max")
           ->capture_default_str();
@@ -221,9 +233,9 @@ void add_benchmark_commands(CLI::App& app, std::function<int()>& action,
         "do not rotate the buffer offset across iterations (caches may flatter small sizes)");
     sub->add_option("--segment", raw->segment,
                     "pipeline segment size for ring algorithms (0 = none)");
-    if (ar)
+    if (c != Collective::kAllToAll)
       sub->add_option("--inter-node-algo", raw->o.inter_node_algorithm,
-                      "flat algorithm between nodes in hierarchical all-reduce")
+                      "flat algorithm between nodes in the hierarchical " + std::string(tr.title))
           ->capture_default_str();
     sub->add_option("--repeat", raw->o.repeat, "repeat the whole sweep N times")
         ->capture_default_str();
@@ -272,7 +284,7 @@ void add_tune_command(CLI::App& app, std::function<int()>& action,
   auto* sub = app.add_subcommand(
       "tune", "measure every algorithm per size on these ranks and write the --algo auto table");
   struct Raw {
-    std::string collective = "both", min = "4", max = "64M", output, base;
+    std::string collective = "all", min = "4", max = "64M", output, base;
     std::vector<std::string> dtypes{"f32"};
     Options o;
   };
@@ -280,7 +292,8 @@ void add_tune_command(CLI::App& app, std::function<int()>& action,
   raw->o.iters = 20;
   raw->o.warmup = 5;
   raw->o.step_factor = 4;
-  sub->add_option("-C,--collective", raw->collective, "allreduce, alltoall or both")
+  sub->add_option("-C,--collective", raw->collective,
+                  "comma list of " + collectives::collective_list() + ", or all")
       ->capture_default_str();
   sub->add_option("-b,--min-bytes", raw->min, "smallest size")->capture_default_str();
   sub->add_option("-e,--max-bytes", raw->max, "largest size")->capture_default_str();
@@ -299,13 +312,16 @@ void add_tune_command(CLI::App& app, std::function<int()>& action,
       ->capture_default_str();
   sub->callback([raw, &action, argv, argc, argv_raw]() {
     std::vector<Collective> colls;
-    if (raw->collective == "both") {
-      colls = {Collective::kAllReduce, Collective::kAllToAll};
-    } else if (auto c = collectives::parse_collective(raw->collective)) {
-      colls = {*c};
+    if (raw->collective == "all" || raw->collective == "both") {
+      colls.assign(collectives::kAllCollectives.begin(), collectives::kAllCollectives.end());
     } else {
-      throw UsageError("unknown --collective '" + raw->collective +
-                       "' (allreduce, alltoall, both)");
+      for (const auto& name : split_list({raw->collective})) {
+        const auto c = collectives::parse_collective(name);
+        if (!c)
+          throw UsageError("unknown --collective '" + name + "' (" +
+                           collectives::collective_list() + ", all)");
+        colls.push_back(*c);
+      }
     }
     std::vector<Options> runs;
     for (Collective c : colls) {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "collectives/collective.h"
 #include "collectives/dtype.h"
 
 namespace collbench::bench {

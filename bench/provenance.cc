@@ -54,12 +54,6 @@ std::string mpi_library_version() {
   return s;
 }
 
-std::string local_hostname() {
-  char host[256] = {0};
-  gethostname(host, sizeof host - 1);
-  return host;
-}
-
 json make_provenance(const Options& o, const topology::HostMap& hosts, const std::string& backend) {
   json p;
   p["collbench_version"] = COLLBENCH_VERSION;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "bench/stats.h"
+#include "collectives/collective.h"
 #include "collectives/dtype.h"
 
 namespace collbench::bench {

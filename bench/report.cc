@@ -13,6 +13,7 @@
 
 #include "bench/provenance.h"
 #include "bench/sizes.h"
+#include "collectives/collective.h"
 #include "collectives/error.h"
 
 namespace collbench::bench {
@@ -26,9 +27,8 @@ json Record::to_json() const {
   if (!selected_algorithm.empty()) j["selected_algorithm"] = selected_algorithm;
   j["backend"] = backend;
   j["dtype"] = collectives::dtype_name(dtype);
-  j["op"] = collective == collectives::Collective::kAllReduce
-                ? std::string(collectives::op_name(op))
-                : std::string("none");
+  j["op"] = collectives::traits(collective).reduces ? std::string(collectives::op_name(op))
+                                                    : std::string("none");
   j["placement"] = in_place ? "in" : "out";
   j["bytes"] = bytes;
   j["count"] = count;
@@ -101,7 +101,7 @@ std::string ResultSink::to_csv() const {
                   std::string(collectives::collective_name(r.collective)).c_str(),
                   r.algorithm.c_str(), r.selected_algorithm.c_str(), r.backend.c_str(),
                   std::string(collectives::dtype_name(r.dtype)).c_str(),
-                  r.collective == collectives::Collective::kAllReduce
+                  collectives::traits(r.collective).reduces
                       ? std::string(collectives::op_name(r.op)).c_str()
                       : "none",
                   r.in_place ? "in" : "out", r.bytes, r.count, r.ranks, r.nodes, r.repeat, r.iters,
@@ -182,7 +182,7 @@ void ConsoleTable::row(const Record* out, const Record* in) {
   if (!any.selected_algorithm.empty()) algo += "(" + any.selected_algorithm + ")";
   std::printf(" %11zu %12zu %6s %6s %-24s", any.bytes, any.count,
               std::string(collectives::dtype_name(any.dtype)).c_str(),
-              any.collective == collectives::Collective::kAllReduce
+              collectives::traits(any.collective).reduces
                   ? std::string(collectives::op_name(any.op)).c_str()
                   : "none",
               algo.c_str());

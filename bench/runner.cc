@@ -13,13 +13,14 @@
 #include <thread>
 #include <vector>
 
-#include "bench/backend.h"
+#include "bench/backend_select.h"
 #include "bench/provenance.h"
 #include "bench/record.h"
 #include "bench/report.h"
 #include "bench/sizes.h"
 #include "bench/watchdog.h"
-#include "collectives/mpi_transport.h"
+#include "collectives/backend.h"
+#include "collectives/mpi/mpi_transport.h"
 #include "collectives/registry.h"
 #include "collectives/selection.h"
 #include "topology/hostmap.h"
@@ -140,7 +141,7 @@ std::string describe(const CollectiveArgs& a, const std::string& algo, std::size
   std::ostringstream s;
   s << collectives::collective_name(a.collective) << ' ' << algo << ' ' << format_size(bytes) << ' '
     << collectives::dtype_name(a.dtype);
-  if (a.collective == Collective::kAllReduce) s << ' ' << collectives::op_name(a.op);
+  if (collectives::traits(a.collective).reduces) s << ' ' << collectives::op_name(a.op);
   s << (a.in_place ? " in-place" : " out-of-place") << " on " << ranks << " ranks";
   return s.str();
 }
@@ -151,7 +152,7 @@ struct Run {
   MPI_Comm world;
   int world_rank = 0, world_size = 1;
   topology::HostMap hosts;
-  Backend& backend;
+  collectives::Backend& backend;
   Watchdog& watchdog;
   ResultSink* sink = nullptr;  // rank 0 only
   ConsoleTable& table;
@@ -215,7 +216,7 @@ Record measure(Run& run, SetState& st, Algorithm& algo, const std::string& algo_
   // Timed data: the check pattern, so values stay small and finite for a while.
   run.backend.fill_input(*st.transport, args.in_place ? recv : send, args, st.rank, st.size, 0);
 
-  TimedLoop loop;
+  collectives::TimedLoop loop;
   loop.algorithm = &algo;
   loop.args = args;
   loop.send = send;
@@ -258,19 +259,17 @@ Record measure(Run& run, SetState& st, Algorithm& algo, const std::string& algo_
   collectives::CheckResult first;
   for (int rep = 0; rep < o.check; ++rep) {
     const std::uint64_t seed = static_cast<std::uint64_t>(rep) + 1;
-    if (args.in_place) {
-      run.backend.fill_input(*st.transport, recv, args, st.rank, st.size, seed);
-    } else {
-      run.backend.fill_input(*st.transport, send, args, st.rank, st.size, seed);
-      run.backend.fill_sentinel(*st.transport, recv, args);
-    }
+    // The sentinel first: in place it covers what the input does not (all-gather's blocks).
+    run.backend.fill_sentinel(*st.transport, recv, args);
+    run.backend.fill_input(*st.transport, args.in_place ? recv : send, args, st.rank, st.size,
+                           seed);
     progress.enter(rep);
     const auto deadline = Deadline::In(o.timeout_s);
     fail_if(algo.run(args.in_place ? recv : send, recv, args, deadline));
     fail_if(st.transport->synchronize(deadline));
     progress.leave();
     if (const auto* f = run.faults.find("corrupt", run.world_rank))
-      run.backend.corrupt(*st.transport, recv, args, f->arg);
+      run.backend.corrupt(*st.transport, recv, args, st.rank, st.size, f->arg);
     const auto res = run.backend.check_output(*st.transport, recv, args, st.rank, st.size, seed);
     if (res.wrong && first.wrong == 0) first = res;
     wrong += res.wrong;
@@ -366,11 +365,20 @@ void measure_set(Run& run, SetState& st, const std::vector<std::size_t>& sizes, 
           algo.reset();
           prepared_name = name;
           const auto* info = collectives::find_algorithm(o.collective, name);
-          if (!info) {
+          if (!info || !info->measurable()) {
             refusal = "unknown algorithm '" + name + "'";
             return;
           }
-          algo = info->make();
+          if (info->native()) {
+            algo = run.backend.make_native(info->id);
+            if (!algo) {
+              refusal = name + " is " + std::string(info->backend) +
+                        "'s collective: it needs --backend " + std::string(info->backend);
+              return;
+            }
+          } else {
+            algo = collectives::make_own_algorithm(info->id);
+          }
           refusal = algo->supports(ctx, max_args);
           if (!refusal) algo->prepare(ctx, max_args);
         };
@@ -618,7 +626,7 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
           MPI_Comm_set_errhandler(st.comm, MPI_ERRORS_RETURN);
           MPI_Comm_rank(st.comm, &st.rank);
           MPI_Comm_size(st.comm, &st.size);
-          st.transport = backend->make_transport(st.comm, o);
+          st.transport = backend->make_transport(st.comm);
           st.alloc_bytes = alloc;
           st.send = st.transport->allocate(alloc);
           st.recv = st.transport->allocate(alloc);

@@ -24,7 +24,7 @@
 #include "bench/stats.h"
 #include "bench/watchdog.h"
 #include "collectives/error.h"
-#include "collectives/mpi_transport.h"
+#include "collectives/mpi/mpi_transport.h"
 #include "topology/hostmap.h"
 #include "topology/model/cost_model.h"
 #include "topology/model/fabric.h"

@@ -29,8 +29,8 @@ constexpr std::array<DTypeInfo, 10> kDTypes{{
     {DType::kF64, "f64", 8, true, 9007199254740992.0, {"double", "float64", "fp64"}},
 }};
 
-constexpr std::array<DType, 10> kAllDTypes{DType::kI8,  DType::kU8,   DType::kI32, DType::kU32,
-                                           DType::kI64, DType::kU64,  DType::kF16, DType::kBF16,
+constexpr std::array<DType, 10> kAllDTypes{DType::kI8,  DType::kU8,  DType::kI32, DType::kU32,
+                                           DType::kI64, DType::kU64, DType::kF16, DType::kBF16,
                                            DType::kF32, DType::kF64};
 constexpr std::array<ReduceOp, 4> kAllOps{ReduceOp::kSum, ReduceOp::kProd, ReduceOp::kMin,
                                           ReduceOp::kMax};
@@ -54,16 +54,16 @@ double dtype_exact_limit(DType t) { return info(t).exact_limit; }
 
 std::string_view op_name(ReduceOp op) {
   switch (op) {
-    case ReduceOp::kSum: return "sum";
-    case ReduceOp::kProd: return "prod";
-    case ReduceOp::kMin: return "min";
-    case ReduceOp::kMax: return "max";
+    case ReduceOp::kSum:
+      return "sum";
+    case ReduceOp::kProd:
+      return "prod";
+    case ReduceOp::kMin:
+      return "min";
+    case ReduceOp::kMax:
+      return "max";
   }
   return "?";
-}
-
-std::string_view collective_name(Collective c) {
-  return c == Collective::kAllReduce ? "allreduce" : "alltoall";
 }
 
 std::optional<DType> parse_dtype(std::string_view s) {
@@ -80,13 +80,6 @@ std::optional<ReduceOp> parse_op(std::string_view s) {
   const std::string l = lower(s);
   for (auto op : kAllOps)
     if (l == op_name(op)) return op;
-  return std::nullopt;
-}
-
-std::optional<Collective> parse_collective(std::string_view s) {
-  const std::string l = lower(s);
-  if (l == "allreduce" || l == "all-reduce" || l == "all_reduce") return Collective::kAllReduce;
-  if (l == "alltoall" || l == "all-to-all" || l == "all_to_all") return Collective::kAllToAll;
   return std::nullopt;
 }
 
@@ -135,8 +128,8 @@ std::uint16_t float_to_half(float f) {
   const std::uint32_t abs = u & 0x7fffffffu;
   if (abs >= 0x7f800000u) return sign | (abs > 0x7f800000u ? 0x7e00 : 0x7c00);  // NaN / inf
   if (abs >= 0x477ff000u) return sign | 0x7c00;  // rounds to >= 65520: overflow to inf
-  if (abs < 0x38800000u) {                        // below the smallest normal half: subnormal
-    if (abs < 0x33000000u) return sign;           // rounds to zero
+  if (abs < 0x38800000u) {                       // below the smallest normal half: subnormal
+    if (abs < 0x33000000u) return sign;          // rounds to zero
     const std::uint32_t e = abs >> 23;
     const std::uint32_t m = (abs & 0x7fffffu) | 0x800000u;
     const int shift = 126 - static_cast<int>(e);  // 14 - (e - 127) + 13 - 1 ...

@@ -13,20 +13,17 @@ namespace collbench::collectives {
 
 enum class DType { kI8, kU8, kI32, kU32, kI64, kU64, kF16, kBF16, kF32, kF64 };
 enum class ReduceOp { kSum, kProd, kMin, kMax };
-enum class Collective { kAllReduce, kAllToAll };
 
 std::span<const DType> all_dtypes();
 std::span<const ReduceOp> all_ops();
 std::size_t dtype_size(DType t);
 std::string_view dtype_name(DType t);
 std::string_view op_name(ReduceOp op);
-std::string_view collective_name(Collective c);
 bool dtype_is_float(DType t);
 // Largest integer n such that every integer in [0, n] is exact in the type (u8: 255, bf16: 256).
 double dtype_exact_limit(DType t);
 std::optional<DType> parse_dtype(std::string_view s);  // accepts f32/float/float32, bf16, ...
 std::optional<ReduceOp> parse_op(std::string_view s);
-std::optional<Collective> parse_collective(std::string_view s);
 // "f32, f64, ..." for error messages and help.
 std::string dtype_list();
 std::string op_list();

@@ -19,10 +19,11 @@
 #include <thread>
 #include <vector>
 
-#include "bench/nccl_backend.h"
 #include "collectives/check_pattern.h"
-#include "collectives/cuda_kernels.h"
-#include "collectives/nccl_transport.h"
+#include "collectives/nccl/cuda_kernels.h"
+#include "collectives/nccl/native_nccl.h"
+#include "collectives/nccl/nccl_backend.h"
+#include "collectives/nccl/nccl_transport.h"
 #include "collectives/reduce.h"
 #include "collectives/registry.h"
 #include "collectives/spec.h"
@@ -100,53 +101,65 @@ TEST(DeviceKernels, ReduceMatchesHostBitForBit) {
 
 TEST(DeviceKernels, FillMatchesHost) {
   Stream s;
-  for (Collective c : {Collective::kAllReduce, Collective::kAllToAll}) {
+  for (Collective c : kAllCollectives) {
     for (DType t : all_dtypes()) {
       for (ReduceOp op : all_ops()) {
         for (int p : {1, 3, 8}) {
           const std::size_t count = static_cast<std::size_t>(p) * 1001;
           for (int rank : {0, p - 1}) {
-            DeviceMemory d(count * dtype_size(t));
-            ASSERT_EQ(cuda::fill_input(d.p, count, t, op, c, rank, p, 5, s.s), cudaSuccess);
+            const std::size_t in_count = input_span(c, count, rank, p, false).count;
+            DeviceMemory d(in_count * dtype_size(t) + 1);
+            ASSERT_EQ(cuda::fill_input(d.p, CollectiveArgs{c, count, t, op}, rank, p, 5, s.s),
+                      cudaSuccess);
             CB_CUDA_CHECK(cudaStreamSynchronize(s.s));
-            std::vector<std::uint8_t> want(count * dtype_size(t));
-            fill_input(want.data(), count, t, op, c, rank, p, 5);
+            std::vector<std::uint8_t> want(in_count * dtype_size(t));
+            fill_input(want.data(), CollectiveArgs{c, count, t, op}, rank, p, 5);
             EXPECT_EQ(download(d.p, want.size()), want)
                 << collective_name(c) << " " << dtype_name(t) << " " << op_name(op) << " p " << p
                 << " rank " << rank;
           }
         }
-        if (c == Collective::kAllToAll) break;  // the op does not matter for all-to-all
+        if (!traits(c).reduces) break;  // the op does not matter
       }
     }
   }
 }
 
-// The exact output of `rank`, written with the pattern formulas directly.
-std::vector<std::uint8_t> expected_output(std::size_t count, DType t, ReduceOp op, Collective c,
-                                          int rank, int p, std::uint64_t seed) {
-  std::vector<std::uint8_t> v(count * dtype_size(t));
+// The exact output span of `rank`, written with the pattern formulas directly.
+std::vector<std::uint8_t> expected_output(const CollectiveArgs& a, int rank, int p,
+                                          std::uint64_t seed) {
+  const DType t = a.dtype;
+  const std::size_t n = output_span(a.collective, a.count, rank, p, false).count;
+  const std::size_t block = block_count(a.collective, a.count, p);
+  std::vector<std::uint8_t> v(n * dtype_size(t));
   const double limit = dtype_exact_limit(t);
-  if (c == Collective::kAllReduce) {
-    const auto plan = pattern::make_allreduce_plan(static_cast<int>(op), p, limit);
-    for (std::size_t i = 0; i < count; ++i)
-      store_from_double(v.data(), i, t, pattern::allreduce_expected(plan, i, seed));
-  } else {
-    const std::size_t block = count / static_cast<std::size_t>(p);
-    const auto mod = pattern::alltoall_modulus(limit);
-    for (std::size_t j = 0; j < static_cast<std::size_t>(p); ++j)
-      for (std::size_t e = 0; e < block; ++e)
-        store_from_double(v.data(), j * block + e, t,
-                          pattern::alltoall_value(j, rank, p, e, seed, mod));
+  const auto plan = pattern::make_allreduce_plan(static_cast<int>(a.op), p, limit);
+  const auto mod = pattern::alltoall_modulus(limit);
+  for (std::size_t i = 0; i < n; ++i) {
+    double x = 0;
+    switch (a.collective) {
+      case Collective::kAllReduce:
+        x = pattern::allreduce_expected(plan, i, seed);
+        break;
+      case Collective::kReduceScatter:
+        x = pattern::allreduce_expected(plan, static_cast<std::size_t>(rank) * block + i, seed);
+        break;
+      case Collective::kAllToAll:
+        x = pattern::alltoall_value(i / block, rank, p, i % block, seed, mod);
+        break;
+      case Collective::kAllGather:
+        x = pattern::allgather_value(i / block, p, i % block, seed, mod);
+        break;
+    }
+    store_from_double(v.data(), i, t, x);
   }
   return v;
 }
 
-cuda::DeviceCheck device_check(const void* buf, std::size_t count, DType t, ReduceOp op,
-                               Collective c, int rank, int p, std::uint64_t seed, cudaStream_t s) {
+cuda::DeviceCheck device_check(const void* buf, const CollectiveArgs& a, int rank, int p,
+                               std::uint64_t seed, cudaStream_t s) {
   DeviceMemory r(sizeof(cuda::DeviceCheck));
-  EXPECT_EQ(cuda::check_output(buf, count, t, op, c, rank, p, seed,
-                               static_cast<cuda::DeviceCheck*>(r.p), s),
+  EXPECT_EQ(cuda::check_output(buf, a, rank, p, seed, static_cast<cuda::DeviceCheck*>(r.p), s),
             cudaSuccess);
   CB_CUDA_CHECK(cudaStreamSynchronize(s));
   cuda::DeviceCheck h{};
@@ -158,25 +171,26 @@ TEST(DeviceKernels, CheckCountsWhatTheHostCounts) {
   Stream s;
   const int p = 3, rank = 1;
   const std::uint64_t seed = 9;
-  for (Collective c : {Collective::kAllReduce, Collective::kAllToAll}) {
+  for (Collective c : kAllCollectives) {
     for (DType t : all_dtypes()) {
       for (ReduceOp op : all_ops()) {
         const std::size_t count = 3 * 4001;
+        const CollectiveArgs a{c, count, t, op};
+        const std::size_t n = output_span(c, count, rank, p, false).count;
         const std::string what = std::string(collective_name(c)) + " " +
                                  std::string(dtype_name(t)) + " " + std::string(op_name(op));
-        auto good = expected_output(count, t, op, c, rank, p, seed);
-        ASSERT_EQ(check_output(good.data(), count, t, op, c, rank, p, seed).wrong, 0u) << what;
+        auto good = expected_output(a, rank, p, seed);
+        ASSERT_EQ(check_output(good.data(), a, rank, p, seed).wrong, 0u) << what;
         DeviceMemory d(good.size());
         upload(d.p, good);
-        auto r = device_check(d.p, count, t, op, c, rank, p, seed, s.s);
+        auto r = device_check(d.p, a, rank, p, seed, s.s);
         EXPECT_EQ(r.wrong, 0u) << what;
         EXPECT_EQ(r.first_wrong, ~0ull) << what;
 
         // One corrupted element: counted once, at its index, with the host's values.
         ASSERT_EQ(cuda::add_to_element(d.p, 5, t, 3, s.s), cudaSuccess);
-        r = device_check(d.p, count, t, op, c, rank, p, seed, s.s);
-        const auto host =
-            check_output(download(d.p, good.size()).data(), count, t, op, c, rank, p, seed);
+        r = device_check(d.p, a, rank, p, seed, s.s);
+        const auto host = check_output(download(d.p, good.size()).data(), a, rank, p, seed);
         EXPECT_EQ(r.wrong, 1u) << what;
         EXPECT_EQ(r.wrong, host.wrong) << what;
         EXPECT_EQ(r.first_wrong, 5u) << what;
@@ -184,11 +198,11 @@ TEST(DeviceKernels, CheckCountsWhatTheHostCounts) {
         EXPECT_EQ(r.first_actual, host.first_actual) << what;
 
         // An untouched sentinel: every element wrong.
-        ASSERT_EQ(cuda::fill_sentinel(d.p, count, t, s.s), cudaSuccess);
-        r = device_check(d.p, count, t, op, c, rank, p, seed, s.s);
-        EXPECT_EQ(r.wrong, count) << what;
+        ASSERT_EQ(cuda::fill_sentinel(d.p, a, rank, p, s.s), cudaSuccess);
+        r = device_check(d.p, a, rank, p, seed, s.s);
+        EXPECT_EQ(r.wrong, n) << what;
         EXPECT_EQ(r.first_wrong, 0u) << what;
-        if (c == Collective::kAllToAll) break;
+        if (!traits(c).reduces) break;
       }
     }
   }
@@ -227,14 +241,15 @@ void run_rank(NcclTransport& t, bool graph, Failures& fail) {
   DeviceMemory send(max_count * 8), recv(max_count * 8);
   std::uint64_t seed = 1;
   for (const auto& info : algorithm_registry()) {
-    const bool ar = info.collective == Collective::kAllReduce;
+    if (!info.measurable() || (info.native() && info.backend != "nccl")) continue;
+    const bool ar = !traits(info.collective).blocks;
     for (DType dt : {DType::kF32, DType::kBF16, DType::kI32}) {
       for (ReduceOp op : {ReduceOp::kSum, ReduceOp::kMax}) {
-        if (!ar && op != ReduceOp::kSum) continue;
-        auto algo = info.make();
+        if (!traits(info.collective).reduces && op != ReduceOp::kSum) continue;
+        auto algo = info.native() ? make_nccl_native(info.id) : make_own_algorithm(info.id);
         CollectiveArgs max{info.collective, max_count, dt, op, false};
         if (!ar) max.count = max_count / static_cast<std::size_t>(p) * static_cast<std::size_t>(p);
-        if (algo->supports(ctx, max)) continue;  // the MPI natives refuse: expected
+        if (algo->supports(ctx, max)) continue;
         algo->prepare(ctx, max);
         for (std::size_t c0 : {std::size_t{0}, std::size_t{1}, static_cast<std::size_t>(p + 1),
                                std::size_t{4099}, max.count}) {
@@ -250,9 +265,8 @@ void run_rank(NcclTransport& t, bool graph, Failures& fail) {
                 " rank " + std::to_string(rank);
             ++seed;
             void* in = in_place ? recv.p : send.p;
-            CB_CUDA_CHECK(
-                cuda::fill_input(in, a.count, dt, op, info.collective, rank, p, seed, t.stream()));
-            if (!in_place) CB_CUDA_CHECK(cuda::fill_sentinel(recv.p, a.count, dt, t.stream()));
+            CB_CUDA_CHECK(cuda::fill_sentinel(recv.p, a, rank, p, t.stream()));
+            CB_CUDA_CHECK(cuda::fill_input(in, a, rank, p, seed, t.stream()));
             Status st;
             if (!graph) {
               st = algo->run(in, recv.p, a, Deadline::In(30));
@@ -277,9 +291,8 @@ void run_rank(NcclTransport& t, bool graph, Failures& fail) {
               fail.add(what + ": " + st.message);
               return;  // the peers' next collective cannot match any more
             }
-            CB_CUDA_CHECK(cuda::check_output(recv.p, a.count, dt, op, info.collective, rank, p,
-                                             seed, static_cast<cuda::DeviceCheck*>(result.p),
-                                             t.stream()));
+            CB_CUDA_CHECK(cuda::check_output(
+                recv.p, a, rank, p, seed, static_cast<cuda::DeviceCheck*>(result.p), t.stream()));
             CB_CUDA_CHECK(
                 cudaMemcpyAsync(&h, result.p, sizeof h, cudaMemcpyDeviceToHost, t.stream()));
             CB_CUDA_CHECK(cudaStreamSynchronize(t.stream()));
@@ -327,7 +340,8 @@ TEST(NcclTransportGpu, EveryAlgorithmCapturedInACudaGraph) { run_on_all_gpus(tru
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  if (auto why = collbench::bench::gpu_visibility_problem(&collbench::collectives::g_visible)) {
+  if (auto why =
+          collbench::collectives::gpu_visibility_problem(&collbench::collectives::g_visible)) {
     std::printf("SKIPPED: no GPU visible: %s\n", why->c_str());
     return 77;
   }

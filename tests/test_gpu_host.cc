@@ -6,22 +6,34 @@
 #include <string>
 #include <vector>
 
+#include "bench/backend_select.h"
 #include "bench/cli.h"
-#include "bench/nccl_backend.h"
 #include "collectives/error.h"
+#include "collectives/nccl/gpu_map.h"
+#include "collectives/nccl/nccl_backend.h"
 #include "collectives/registry.h"
 
 #if COLLBENCH_HAVE_NCCL
 #include <nccl.h>
 
-#include "collectives/native_nccl.h"
-#include "collectives/nccl_transport.h"
+#include "collectives/nccl/native_nccl.h"
+#include "collectives/nccl/nccl_transport.h"
 #endif
 
 namespace collbench::bench {
 namespace {
 
+using collectives::choose_gpu;
 using collectives::Collective;
+using collectives::kBuiltWithoutNccl;
+using collectives::nccl_backend_built;
+using collectives::parse_gpu_map;
+using collectives::shares_gpu_with;
+#if COLLBENCH_HAVE_NCCL
+using collectives::gpu_library_versions;
+using collectives::gpu_visibility_problem;
+using collectives::local_gpu_info;
+#endif
 
 TEST(GpuMap, ParsesListsAndRanges) {
   EXPECT_EQ(parse_gpu_map(""), std::vector<int>{});
@@ -140,22 +152,24 @@ TEST(BackendOptions, CanonicalFormSeesTheBackendFlags) {
   EXPECT_NE(a.canonical(), d.canonical());
 }
 
-TEST(Registry, NcclRowsExactlyWhenBuiltWithNccl) {
-  for (Collective c : {Collective::kAllReduce, Collective::kAllToAll}) {
+TEST(Registry, NcclRowsAreNativesOfTheNcclBackend) {
+  for (Collective c : collectives::kAllCollectives) {
     const auto* info = collectives::find_algorithm(c, "nccl");
-    if (!nccl_backend_built()) {
-      EXPECT_EQ(info, nullptr);
-      continue;
-    }
     ASSERT_NE(info, nullptr);
-    EXPECT_TRUE(info->native);
-    auto algo = info->make();
+    EXPECT_TRUE(info->native());
+    EXPECT_EQ(info->backend, "nccl");
+    EXPECT_EQ(collectives::backend_built("nccl"), nccl_backend_built());
+    if (!nccl_backend_built()) continue;
+#if COLLBENCH_HAVE_NCCL
+    auto algo = collectives::make_nccl_native(info->id);
+    ASSERT_NE(algo, nullptr);
     EXPECT_EQ(algo->collective(), c);
     // Any transport but NCCL's is refused with a reason (here: none at all).
     collectives::AlgorithmContext none;
     auto why = algo->supports(none, collectives::CollectiveArgs{c, 8});
     ASSERT_TRUE(why.has_value());
     EXPECT_NE(why->find("--backend nccl"), std::string::npos) << *why;
+#endif
   }
 }
 
@@ -227,10 +241,10 @@ TEST(GpuMetadata, NoGpuIsNamedWithCudasError) {
 }
 
 TEST(GpuMetadata, EstimateIsAbsentForOtherAlgorithms) {
-  auto ring = collectives::find_algorithm(Collective::kAllReduce, "ring")->make();
+  auto ring = collectives::make_own_algorithm(collectives::AlgorithmId::kRingAllreduce);
   EXPECT_FALSE(collectives::nccl_estimate_us(*ring, collectives::CollectiveArgs{}).has_value());
   // A native NCCL algorithm that has not run has no buffers to simulate with.
-  auto nccl = collectives::find_algorithm(Collective::kAllReduce, "nccl")->make();
+  auto nccl = collectives::make_nccl_native(collectives::AlgorithmId::kNcclAllreduce);
   EXPECT_FALSE(collectives::nccl_estimate_us(*nccl, collectives::CollectiveArgs{}).has_value());
 }
 

@@ -101,8 +101,8 @@ inline nlohmann::json synth_results(const TrueParams& tp, const SynthOptions& o)
     recs.push_back(r);
   };
   for (const Placement& pl : o.placements) {
-    const auto net = model::fit_net(pl.ranks_per_node, theta, model::ModelAlgo::kRing, false,
-                                    tp.flow_intra > 0, tp.eager);
+    const auto net = model::fit_net(pl.ranks_per_node, theta, model::ModelAlgo::kRingAllreduce,
+                                    false, tp.flow_intra > 0, tp.eager);
     const std::int64_t p = pl.nodes * pl.ranks_per_node;
     for (double b = o.min_bytes; b <= o.max_bytes; b *= o.factor) {
       for (const auto& name : o.allreduce) {

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "collectives/error.h"
+#include "collectives/host.h"
 
 namespace collbench::topology {
 namespace {
@@ -409,11 +410,7 @@ std::vector<int> process_affinity() {
   return pus;
 }
 
-std::string local_hostname() {
-  char buf[256] = {};
-  if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
-  return buf;
-}
+using collectives::local_hostname;
 
 }  // namespace
 

@@ -4,7 +4,7 @@
 
 #include <vector>
 
-#include "bench/backend.h"
+#include "collectives/backend.h"
 
 namespace {
 
@@ -13,14 +13,15 @@ using namespace collbench;
 class NoOp final : public collectives::Algorithm {
  public:
   std::string_view name() const override { return "noop"; }
-  collectives::Collective collective() const override { return collectives::Collective::kAllReduce; }
+  collectives::Collective collective() const override {
+    return collectives::Collective::kAllReduce;
+  }
   std::optional<std::string> supports(const collectives::AlgorithmContext&,
                                       const collectives::CollectiveArgs&) const override {
     return std::nullopt;
   }
   void prepare(const collectives::AlgorithmContext&, const collectives::CollectiveArgs&) override {}
-  Status run(const void* s, void* r, const collectives::CollectiveArgs&,
-                          Deadline) override {
+  Status run(const void* s, void* r, const collectives::CollectiveArgs&, Deadline) override {
     benchmark::DoNotOptimize(s);
     benchmark::DoNotOptimize(r);
     return Status::Ok();
@@ -31,11 +32,11 @@ class NoOp final : public collectives::Algorithm {
 void BM_TimedLoopPerIteration(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
   NoOp algo;
-  bench::Progress progress;
+  collectives::Progress progress;
   std::vector<std::byte> buf(1 << 16);
   std::vector<std::size_t> offsets(n, 0);
   std::vector<double> samples(n);
-  bench::TimedLoop loop;
+  collectives::TimedLoop loop;
   loop.algorithm = &algo;
   loop.args.count = 1;
   loop.send = buf.data();
@@ -44,13 +45,13 @@ void BM_TimedLoopPerIteration(benchmark::State& state) {
   loop.timeout_s = 300;
   loop.progress = &progress;
   for (auto _ : state) {
-    auto st = bench::time_iterations_host(loop, samples);
+    auto st = collectives::time_iterations_host(loop, samples);
     benchmark::DoNotOptimize(st);
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(n));
-  state.counters["ns_per_iteration"] = benchmark::Counter(
-      static_cast<double>(n) * static_cast<double>(state.iterations()),
-      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["ns_per_iteration"] =
+      benchmark::Counter(static_cast<double>(n) * static_cast<double>(state.iterations()),
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_TimedLoopPerIteration)->Arg(1000)->Arg(100000);
 

@@ -40,31 +40,31 @@ struct PredictArgs {
 
 std::string algo_code(model::ModelAlgo a) {
   switch (a) {
-    case model::ModelAlgo::kRing:
+    case model::ModelAlgo::kRingAllreduce:
       return "R";
-    case model::ModelAlgo::kRecursiveDoubling:
+    case model::ModelAlgo::kRecursiveDoublingAllreduce:
       return "RD";
-    case model::ModelAlgo::kRabenseifner:
+    case model::ModelAlgo::kRabenseifnerAllreduce:
       return "RB";
-    case model::ModelAlgo::kBinomial:
+    case model::ModelAlgo::kBinomialAllreduce:
       return "BN";
-    case model::ModelAlgo::kDoubleBinaryTree:
+    case model::ModelAlgo::kDoubleBinaryTreeAllreduce:
       return "T";
-    case model::ModelAlgo::kHierarchical:
+    case model::ModelAlgo::kHierarchicalAllreduce:
       return "H";
-    case model::ModelAlgo::kHierarchical3:
+    case model::ModelAlgo::kHierarchical3Allreduce:
       return "H3";
-    case model::ModelAlgo::kHierarchicalLeader:
+    case model::ModelAlgo::kHierarchicalLeaderAllreduce:
       return "HL";
-    case model::ModelAlgo::kInSwitch:
+    case model::ModelAlgo::kInSwitchAllreduce:
       return "NV";
-    case model::ModelAlgo::kLinear:
+    case model::ModelAlgo::kLinearAlltoall:
       return "L";
-    case model::ModelAlgo::kPairwise:
+    case model::ModelAlgo::kPairwiseAlltoall:
       return "P";
-    case model::ModelAlgo::kBruck:
+    case model::ModelAlgo::kBruckAlltoall:
       return "B";
-    case model::ModelAlgo::kAllToAllHierarchical:
+    case model::ModelAlgo::kHierarchicalAlltoall:
       return "H";
     case model::ModelAlgo::kCount:
       break;

@@ -18,7 +18,6 @@
 namespace collbench::bench::model_cli {
 namespace {
 
-using collectives::Collective;
 using nlohmann::json;
 
 struct ProfilesArgs {

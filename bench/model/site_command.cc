@@ -19,7 +19,6 @@
 namespace collbench::bench::model_cli {
 namespace {
 
-using collectives::Collective;
 using nlohmann::json;
 
 struct SiteArgs {

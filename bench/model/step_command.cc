@@ -152,8 +152,8 @@ int run_step(const StepArgs& a) {
   out["assumptions"] = {
       "rank order TP, CP, DP, PP (TP fastest); each collective placed where that order puts its "
       "group, all groups of a kind running at once",
-      "best modelled algorithm per collective; reduce-scatter / all-gather cost half an all-reduce "
-      "of the same buffer",
+      "best modelled algorithm per collective, each collective with its own formulas "
+      "(reduce-scatter and all-gather included)",
       "times add up as if nothing overlapped with compute or with each other (an upper bound on "
       "exposed communication)",
       "MoE routing uniform over the EP group (no node-limited routing)",

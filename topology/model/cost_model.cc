@@ -3,36 +3,65 @@
 #include <algorithm>
 #include <array>
 #include <type_traits>
+#include <vector>
+
+#include "collectives/error.h"
 
 namespace collbench::model {
 namespace {
 
-constexpr std::array<ModelAlgoInfo, kNumModelAlgos> kAlgos = {{
-    {ModelAlgo::kRing, Collective::kAllReduce, "ring",
-     "reduce-scatter + all-gather around a ring of all ranks"},
-    {ModelAlgo::kRecursiveDoubling, Collective::kAllReduce, "recursive_doubling",
-     "lg p exchanges of the whole vector"},
-    {ModelAlgo::kRabenseifner, Collective::kAllReduce, "rabenseifner",
+// The algorithms with a formula (their names and collectives are the registry's).
+struct Summary {
+  ModelAlgo algo;
+  std::string_view summary;
+};
+constexpr Summary kSummaries[] = {
+    {ModelAlgo::kRingAllreduce, "reduce-scatter + all-gather around a ring of all ranks"},
+    {ModelAlgo::kRecursiveDoublingAllreduce, "lg p exchanges of the whole vector"},
+    {ModelAlgo::kRabenseifnerAllreduce,
      "recursive-halving reduce-scatter + recursive-doubling all-gather"},
-    {ModelAlgo::kBinomial, Collective::kAllReduce, "binomial",
-     "binomial-tree reduce to rank 0, then binomial broadcast"},
-    {ModelAlgo::kDoubleBinaryTree, Collective::kAllReduce, "double_binary_tree",
-     "NCCL-style: intra-domain chain, two pipelined binary trees across domains"},
-    {ModelAlgo::kHierarchical, Collective::kAllReduce, "hierarchical",
+    {ModelAlgo::kBinomialAllreduce, "binomial-tree reduce to rank 0, then binomial broadcast"},
+    {ModelAlgo::kHierarchicalAllreduce,
      "intra-domain reduce-scatter, per-rail all-reduce (best of ring/rabenseifner/tree), "
      "intra-domain all-gather"},
-    {ModelAlgo::kHierarchical3, Collective::kAllReduce, "hierarchical3",
-     "three levels: domain, tier-1 block (per rail), then across tier-1 blocks"},
-    {ModelAlgo::kHierarchicalLeader, Collective::kAllReduce, "hierarchical_leader",
+    {ModelAlgo::kHierarchicalLeaderAllreduce,
      "intra-domain binomial reduce to a leader, leaders' all-reduce, binomial broadcast"},
-    {ModelAlgo::kInSwitch, Collective::kAllReduce, "in_switch",
+    {ModelAlgo::kDoubleBinaryTreeAllreduce,
+     "NCCL-style: intra-domain chain, two pipelined binary trees across domains"},
+    {ModelAlgo::kHierarchical3Allreduce,
+     "three levels: domain, tier-1 block (per rail), then across tier-1 blocks"},
+    {ModelAlgo::kInSwitchAllreduce,
      "reduction in the switch (NVLS in the scale-up domain, SHARP in the network if present)"},
-    {ModelAlgo::kLinear, Collective::kAllToAll, "linear", "all p-1 sends posted at once"},
-    {ModelAlgo::kPairwise, Collective::kAllToAll, "pairwise", "p-1 steps, one partner per step"},
-    {ModelAlgo::kBruck, Collective::kAllToAll, "bruck", "ceil(lg p) steps of about n/2 bytes"},
-    {ModelAlgo::kAllToAllHierarchical, Collective::kAllToAll, "hierarchical",
+    {ModelAlgo::kLinearAlltoall, "all p-1 sends posted at once"},
+    {ModelAlgo::kPairwiseAlltoall, "p-1 steps, one partner per step"},
+    {ModelAlgo::kBruckAlltoall, "ceil(lg p) steps of about n/2 bytes"},
+    {ModelAlgo::kHierarchicalAlltoall,
      "intra-domain exchange by destination rail, then one message per remote domain"},
-}};
+    {ModelAlgo::kRingReduceScatter, "one pass of a ring: p-1 steps of n/p, each reduced"},
+    {ModelAlgo::kRecursiveHalvingReduceScatter,
+     "lg p steps of n/2, n/4, ... at distance p/2, p/4, ... (fold when p != 2^k)"},
+    {ModelAlgo::kPairwiseReduceScatter, "p-1 steps, one block to one partner per step, reduced"},
+    {ModelAlgo::kHierarchicalReduceScatter,
+     "pack, intra-domain ring reduce-scatter, per-rail reduce-scatter of n/g"},
+    {ModelAlgo::kRingAllgather, "one pass of a ring: p-1 steps of n/p"},
+    {ModelAlgo::kRecursiveDoublingAllgather,
+     "lg p steps of n/p, 2n/p, ... at distance 1, 2, ... (fold when p != 2^k)"},
+    {ModelAlgo::kBruckAllgather, "ceil(lg p) shifts of 2^k blocks, then a local rotation"},
+    {ModelAlgo::kHierarchicalAllgather,
+     "per-rail all-gather of n/g, intra-domain ring all-gather, unpack"},
+};
+
+const std::vector<ModelAlgoInfo>& algo_table() {
+  static const std::vector<ModelAlgoInfo> table = [] {
+    std::vector<ModelAlgoInfo> v;
+    for (const auto& s : kSummaries) {
+      const auto& info = collectives::algorithm_info(s.algo);
+      v.push_back({s.algo, info.collective, info.name, s.summary});
+    }
+    return v;
+  }();
+  return table;
+}
 
 inline std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 inline int ceil_log2(std::int64_t p) {
@@ -232,15 +261,15 @@ T double_binary_tree(const NetT<T>& n, std::int64_t p, double bytes) {
 template <class T>
 T inner_allreduce(const NetT<T>& n, std::int64_t p, double bytes) {
   switch (n.inner) {
-    case ModelAlgo::kRing:
+    case ModelAlgo::kRingAllreduce:
       return ring_allreduce(n, p, bytes);
-    case ModelAlgo::kRecursiveDoubling:
+    case ModelAlgo::kRecursiveDoublingAllreduce:
       return recursive_doubling(n, p, bytes);
-    case ModelAlgo::kBinomial:
+    case ModelAlgo::kBinomialAllreduce:
       return binomial(n, p, bytes);
-    case ModelAlgo::kRabenseifner:
+    case ModelAlgo::kRabenseifnerAllreduce:
       return rabenseifner(n, p, bytes);
-    case ModelAlgo::kDoubleBinaryTree:
+    case ModelAlgo::kDoubleBinaryTreeAllreduce:
       return double_binary_tree(n, p, bytes);
     default:
       break;
@@ -413,50 +442,211 @@ T alltoall_hierarchical(const NetT<T>& n, std::int64_t p, double bytes) {
   return t + alltoall_linear(rail, domains, bytes);
 }
 
+// --- reduce-scatter and all-gather ----------------------------------------------------------
+
+template <class T>
+T ring_reduce_scatter(const NetT<T>& n, std::int64_t p, double bytes) {
+  if (p <= 1) return T{};
+  const double frac = static_cast<double>(p - 1) / static_cast<double>(p);
+  return ring_pass(n, p, bytes) + n.gamma * (frac * bytes);
+}
+
+// Far partners first: the step at distance d exchanges d/pof2 of the vector (collectives'
+// recursive_halving_reduce_scatter.cc). A fold sends the whole input and gets one block back.
+template <class T>
+T halving_reduce_scatter(const NetT<T>& n, std::int64_t p, double bytes) {
+  if (p <= 1) return T{};
+  const std::int64_t p2 = floor_pow2(p);
+  T t{};
+  for (std::int64_t d = p2 / 2; d >= 1; d /= 2) {
+    const double m = bytes * static_cast<double>(d) / static_cast<double>(p2);
+    t += xor_step(n, p, d, m, 1.0) + n.gamma * m;
+  }
+  if (p2 < p)
+    t += xor_step(n, p, 1, bytes, 1.0) + n.gamma * bytes +
+         xor_step(n, p, 1, bytes / static_cast<double>(p), 1.0);
+  return t;
+}
+
+template <class T>
+T pairwise_reduce_scatter(const NetT<T>& n, std::int64_t p, double bytes) {
+  if (p <= 1) return T{};
+  const double frac = static_cast<double>(p - 1) / static_cast<double>(p);
+  return alltoall_pairwise(n, p, bytes) + n.gamma * (frac * bytes);
+}
+
+template <class T>
+T ring_allgather(const NetT<T>& n, std::int64_t p, double bytes) {
+  return ring_pass(n, p, bytes);
+}
+
+// Near partners first, the held part doubling: the step at distance d sends d/pof2 of the
+// vector. A fold sends one block in and the whole vector back.
+template <class T>
+T doubling_allgather(const NetT<T>& n, std::int64_t p, double bytes) {
+  if (p <= 1) return T{};
+  const std::int64_t p2 = floor_pow2(p);
+  T t{};
+  for (std::int64_t d = 1; d < p2; d *= 2)
+    t += xor_step(n, p, d, bytes * static_cast<double>(d) / static_cast<double>(p2), 1.0);
+  if (p2 < p)
+    t += xor_step(n, p, 1, bytes / static_cast<double>(p), 1.0) + xor_step(n, p, 1, bytes, 1.0);
+  return t;
+}
+
+// One shift by d (every member sends m bytes to the member d below): Bruck's steps. Shifting by
+// d moves a fraction d / block of each block's members across its boundary.
+template <class T>
+T shift_step(const NetT<T>& n, std::int64_t p, std::int64_t d, double m) {
+  const int top = top_tier(n, p);
+  const bool inside = d < n.group[0] || n.tiers == 1;
+  T step = inside ? msg_alpha(n, 0, m) + inv_rate(n, 0, 1.0) * m : T{};
+  for (int k = 1; k <= top; ++k) {
+    const double f = std::min(1.0, static_cast<double>(d) / static_cast<double>(n.group[k - 1]));
+    step = max_of(step, msg_alpha(n, k, m) + inv_rate(n, k, f) * m);
+  }
+  return step;
+}
+
+template <class T>
+T bruck_allgather(const NetT<T>& n, std::int64_t p, double bytes) {
+  if (p <= 1) return T{};
+  const double block = bytes / static_cast<double>(p);
+  T t{};
+  for (std::int64_t d = 1; d < p; d *= 2)
+    t += shift_step(n, p, d, block * static_cast<double>(std::min(d, p - d)));
+  return t;
+}
+
+// The flat algorithm of the same collective between the domains of a hierarchical one: the
+// one the measurement ran (n.inner), else the best.
+template <class T>
+T inner_reduce_scatter(const NetT<T>& n, std::int64_t p, double bytes) {
+  switch (n.inner) {
+    case ModelAlgo::kRingReduceScatter:
+      return ring_reduce_scatter(n, p, bytes);
+    case ModelAlgo::kRecursiveHalvingReduceScatter:
+      return halving_reduce_scatter(n, p, bytes);
+    case ModelAlgo::kPairwiseReduceScatter:
+      return pairwise_reduce_scatter(n, p, bytes);
+    default:
+      break;
+  }
+  T best = ring_reduce_scatter(n, p, bytes);
+  for (T other : {halving_reduce_scatter(n, p, bytes), pairwise_reduce_scatter(n, p, bytes)})
+    if (value_of(other) < value_of(best)) best = other;
+  return best;
+}
+
+template <class T>
+T inner_allgather(const NetT<T>& n, std::int64_t p, double bytes) {
+  switch (n.inner) {
+    case ModelAlgo::kRingAllgather:
+      return ring_allgather(n, p, bytes);
+    case ModelAlgo::kRecursiveDoublingAllgather:
+      return doubling_allgather(n, p, bytes);
+    case ModelAlgo::kBruckAllgather:
+      return bruck_allgather(n, p, bytes);
+    default:
+      break;
+  }
+  T best = ring_allgather(n, p, bytes);
+  for (T other : {doubling_allgather(n, p, bytes), bruck_allgather(n, p, bytes)})
+    if (value_of(other) < value_of(best)) best = other;
+  return best;
+}
+
+// Intra-domain ring pass over the whole vector, then the rails on n/g (or the reverse for the
+// all-gather); the pack or unpack is a local copy (copied_bytes).
+template <class T>
+T hierarchical_blocks(const NetT<T>& n, std::int64_t p, double bytes, bool reduce) {
+  if (p <= 1) return T{};
+  const std::int64_t g = std::min(p, n.group[0]);
+  if (g == p) return reduce ? ring_reduce_scatter(n, p, bytes) : ring_allgather(n, p, bytes);
+  const std::int64_t domains = ceil_div(p, g);
+  NetT<T> rail = strided_net(n, g);
+  const double m = bytes / static_cast<double>(g);
+  return reduce ? ring_reduce_scatter(n, g, bytes) + inner_reduce_scatter(rail, domains, m)
+                : ring_allgather(n, g, bytes) + inner_allgather(rail, domains, m);
+}
+
 template <class T>
 T time_of(const NetT<T>& n, ModelAlgo a, double bytes, std::int64_t p) {
   if (p <= 1) return T{};
   T t{};
   switch (a) {
-    case ModelAlgo::kRing:
+    case ModelAlgo::kRingAllreduce:
       t = ring_allreduce(n, p, bytes);
       break;
-    case ModelAlgo::kRecursiveDoubling:
+    case ModelAlgo::kRecursiveDoublingAllreduce:
       t = recursive_doubling(n, p, bytes);
       break;
-    case ModelAlgo::kRabenseifner:
+    case ModelAlgo::kRabenseifnerAllreduce:
       t = rabenseifner(n, p, bytes);
       break;
-    case ModelAlgo::kBinomial:
+    case ModelAlgo::kBinomialAllreduce:
       t = binomial(n, p, bytes);
       break;
-    case ModelAlgo::kDoubleBinaryTree:
+    case ModelAlgo::kDoubleBinaryTreeAllreduce:
       t = double_binary_tree(n, p, bytes);
       break;
-    case ModelAlgo::kHierarchical:
+    case ModelAlgo::kHierarchicalAllreduce:
       t = hierarchical(n, p, bytes);
       break;
-    case ModelAlgo::kHierarchical3:
+    case ModelAlgo::kHierarchical3Allreduce:
       t = hierarchical3(n, p, bytes);
       break;
-    case ModelAlgo::kHierarchicalLeader:
+    case ModelAlgo::kHierarchicalLeaderAllreduce:
       t = hierarchical_leader(n, p, bytes);
       break;
-    case ModelAlgo::kInSwitch:
+    case ModelAlgo::kInSwitchAllreduce:
       t = in_switch(n, p, bytes);
       break;
-    case ModelAlgo::kLinear:
+    case ModelAlgo::kLinearAlltoall:
       t = alltoall_linear(n, p, bytes);
       break;
-    case ModelAlgo::kPairwise:
+    case ModelAlgo::kPairwiseAlltoall:
       t = alltoall_pairwise(n, p, bytes);
       break;
-    case ModelAlgo::kBruck:
+    case ModelAlgo::kBruckAlltoall:
       t = alltoall_bruck(n, p, bytes);
       break;
-    case ModelAlgo::kAllToAllHierarchical:
+    case ModelAlgo::kHierarchicalAlltoall:
       t = alltoall_hierarchical(n, p, bytes);
       break;
+    case ModelAlgo::kRingReduceScatter:
+      t = ring_reduce_scatter(n, p, bytes);
+      break;
+    case ModelAlgo::kRecursiveHalvingReduceScatter:
+      t = halving_reduce_scatter(n, p, bytes);
+      break;
+    case ModelAlgo::kPairwiseReduceScatter:
+      t = pairwise_reduce_scatter(n, p, bytes);
+      break;
+    case ModelAlgo::kHierarchicalReduceScatter:
+      t = hierarchical_blocks(n, p, bytes, true);
+      break;
+    case ModelAlgo::kRingAllgather:
+      t = ring_allgather(n, p, bytes);
+      break;
+    case ModelAlgo::kRecursiveDoublingAllgather:
+      t = doubling_allgather(n, p, bytes);
+      break;
+    case ModelAlgo::kBruckAllgather:
+      t = bruck_allgather(n, p, bytes);
+      break;
+    case ModelAlgo::kHierarchicalAllgather:
+      t = hierarchical_blocks(n, p, bytes, false);
+      break;
+    // A library's collective hides its algorithm: no formula of its own.
+    case ModelAlgo::kMpiAllreduce:
+    case ModelAlgo::kMpiAlltoall:
+    case ModelAlgo::kMpiReduceScatter:
+    case ModelAlgo::kMpiAllgather:
+    case ModelAlgo::kNcclAllreduce:
+    case ModelAlgo::kNcclAlltoall:
+    case ModelAlgo::kNcclReduceScatter:
+    case ModelAlgo::kNcclAllgather:
     case ModelAlgo::kCount:
       return not_applicable<T>();
   }
@@ -478,16 +668,16 @@ double copied_bytes(ModelAlgo algo, double bytes, std::int64_t p, std::int64_t p
   const double pd = static_cast<double>(p);
   const std::int64_t g = std::max<std::int64_t>(1, std::min(p, per_domain));
   switch (algo) {
-    case ModelAlgo::kHierarchical:
+    case ModelAlgo::kHierarchicalAllreduce:
       // One rank per node: the input is copied to the output, then reduced in place there.
       return g == 1 && !in_place ? bytes : 0;
-    case ModelAlgo::kHierarchicalLeader:
+    case ModelAlgo::kHierarchicalLeaderAllreduce:
       return in_place ? 0 : bytes;  // the leader's tree reduces in the output buffer
-    case ModelAlgo::kLinear:
-    case ModelAlgo::kPairwise:
+    case ModelAlgo::kLinearAlltoall:
+    case ModelAlgo::kPairwiseAlltoall:
       // The own block; in place the whole input is first saved to scratch.
       return bytes / pd + (in_place ? bytes : 0);
-    case ModelAlgo::kBruck: {
+    case ModelAlgo::kBruckAlltoall: {
       // Rotation into scratch, pack and unpack of the moved blocks each round, final placement.
       double c = 2 * bytes;
       const double block = bytes / pd;
@@ -498,7 +688,16 @@ double copied_bytes(ModelAlgo algo, double bytes, std::int64_t p, std::int64_t p
       }
       return c;
     }
-    case ModelAlgo::kAllToAllHierarchical: {
+    case ModelAlgo::kHierarchicalReduceScatter:
+    case ModelAlgo::kHierarchicalAllgather:
+      return g > 1 && g < p ? bytes : 0;  // the pack (unpack) into (out of) the staging copy
+    case ModelAlgo::kPairwiseReduceScatter:
+    case ModelAlgo::kRingAllgather:
+    case ModelAlgo::kRecursiveDoublingAllgather:
+      return in_place ? 0 : bytes / pd;  // the own block into place
+    case ModelAlgo::kBruckAllgather:
+      return bytes + bytes / pd;  // the own block into the work vector, the final rotation
+    case ModelAlgo::kHierarchicalAlltoall: {
       const double nodes = std::ceil(pd / static_cast<double>(g));
       const double block = bytes / pd;
       // Blocks for the other nodes are staged; the own block goes straight out of place, in
@@ -510,12 +709,18 @@ double copied_bytes(ModelAlgo algo, double bytes, std::int64_t p, std::int64_t p
   }
 }
 
-std::span<const ModelAlgoInfo> model_algorithms() { return kAlgos; }
+std::span<const ModelAlgoInfo> model_algorithms() { return algo_table(); }
 
-const ModelAlgoInfo& model_algorithm(ModelAlgo a) { return kAlgos[static_cast<int>(a)]; }
+const ModelAlgoInfo& model_algorithm(ModelAlgo a) {
+  for (const auto& i : algo_table())
+    if (i.algo == a) return i;
+  throw Error(std::string(collectives::algorithm_info(a).name) + " (" +
+              std::string(collectives::collective_name(collectives::algorithm_info(a).collective)) +
+              ") has no formula in the cost model");
+}
 
 std::optional<ModelAlgo> find_model_algorithm(Collective c, std::string_view name) {
-  for (const auto& a : kAlgos)
+  for (const auto& a : algo_table())
     if (a.collective == c && a.name == name) return a.algo;
   return std::nullopt;
 }
@@ -595,19 +800,13 @@ double predict_p2p(const ModelNet& net, std::int64_t distance, double bytes) {
 
 BestChoice best_algorithm(const ModelNet& net, Collective c, double bytes, std::int64_t ranks) {
   BestChoice best;
-  for (const auto& a : kAlgos) {
+  for (const auto& a : algo_table()) {
     if (a.collective != c) continue;
     const double t = time_of(net, a.algo, bytes, ranks);
     if (std::isnan(t)) continue;
     if (std::isnan(best.time_s) || t < best.time_s) best = {a.algo, t};
   }
   return best;
-}
-
-double bus_factor(Collective c, std::int64_t ranks) {
-  if (ranks <= 1) return 0;
-  const double p = static_cast<double>(ranks);
-  return c == Collective::kAllReduce ? 2.0 * (p - 1) / p : (p - 1) / p;
 }
 
 }  // namespace collbench::model

@@ -40,7 +40,9 @@
 #include <span>
 #include <string_view>
 
+#include "collectives/collective.h"
 #include "collectives/dtype.h"
+#include "collectives/registry.h"
 #include "topology/model/fabric.h"
 
 namespace collbench::model {
@@ -61,30 +63,19 @@ constexpr int delta_param() { return 2 * kMaxTiers + 2; }
 constexpr int rendezvous0_param() { return 2 * kMaxTiers + 3; }
 inline constexpr std::int64_t kUnbounded = std::int64_t{1} << 60;
 
-enum class ModelAlgo : int {
-  kRing,
-  kRecursiveDoubling,
-  kRabenseifner,
-  kBinomial,
-  kDoubleBinaryTree,
-  kHierarchical,
-  kHierarchical3,
-  kHierarchicalLeader,
-  kInSwitch,
-  kLinear,
-  kPairwise,
-  kBruck,
-  kAllToAllHierarchical,
-  kCount
-};
-inline constexpr int kNumModelAlgos = static_cast<int>(ModelAlgo::kCount);
+// The model keys its formulas by the registry's algorithm identity (collectives/registry.h), so
+// a measured record and its formula can never disagree on a name; the registry's "modelled"
+// rows are the algorithms priced here that collbench does not run itself.
+using ModelAlgo = collectives::AlgorithmId;
 
 struct ModelAlgoInfo {
   ModelAlgo algo;
-  Collective collective;
-  std::string_view name;     // matches the project's algorithm names where one exists
-  std::string_view summary;  // one line
+  Collective collective;     // the registry's
+  std::string_view name;     // the registry's
+  std::string_view summary;  // one line on what the formula assumes
 };
+// Every algorithm with a formula, in registry order. Natives are not here: a library's
+// collective is predicted as the best modelled algorithm of its collective.
 std::span<const ModelAlgoInfo> model_algorithms();
 const ModelAlgoInfo& model_algorithm(ModelAlgo a);
 std::optional<ModelAlgo> find_model_algorithm(Collective c, std::string_view name);
@@ -159,9 +150,10 @@ struct NetT {
   T rndv[kMaxTiers] = {};
   bool in_place = false;  // the copies counted are those of an in-place call
   double call_overhead_s = 0;
-  // Algorithm between the domains of the hierarchical algorithms (a flat all-reduce), or kCount
-  // for the best of ring, rabenseifner and double_binary_tree (prediction). A fit sets what the
-  // measured implementation runs (the harness's --inter-algo, ring by default).
+  // Algorithm between the domains of the hierarchical algorithms (a flat algorithm of the same
+  // collective), or kCount for the best (all-reduce: of ring, rabenseifner and
+  // double_binary_tree). A fit sets what the measured implementation runs (the harness's
+  // --inter-node-algo, ring by default).
   ModelAlgo inner = ModelAlgo::kCount;
 };
 using ModelNet = NetT<double>;
@@ -191,17 +183,16 @@ double copied_bytes(ModelAlgo algo, double bytes, std::int64_t ranks, std::int64
 double predict_p2p(const ModelNet& net, std::int64_t distance, double bytes);
 
 struct BestChoice {
-  ModelAlgo algo = ModelAlgo::kRing;
+  ModelAlgo algo = ModelAlgo::kRingAllreduce;
   double time_s = std::numeric_limits<double>::quiet_NaN();
 };
 BestChoice best_algorithm(const ModelNet& net, Collective c, double bytes, std::int64_t ranks);
 
-// nccl-tests conventions: algbw = bytes / time; busbw = algbw · 2(p-1)/p (all-reduce) or
-// · (p-1)/p (all-to-all). GB/s decimal.
-double bus_factor(Collective c, std::int64_t ranks);
+// nccl-tests conventions (collectives::busbw_factor): algbw = bytes / time, busbw = algbw x
+// factor. GB/s decimal.
 inline double algbw_gbps(double bytes, double time_s) { return bytes / time_s / 1e9; }
 inline double busbw_gbps(Collective c, double bytes, std::int64_t ranks, double time_s) {
-  return algbw_gbps(bytes, time_s) * bus_factor(c, ranks);
+  return algbw_gbps(bytes, time_s) * collectives::busbw_factor(c, ranks);
 }
 
 }  // namespace collbench::model

@@ -45,9 +45,8 @@ const char* param_name(int i) {
 }
 
 bool is_native_name(Collective c, const std::string& name) {
-  if (name == "MPI_Allreduce" || name == "MPI_Alltoall" || name == "nccl") return true;
-  if (const auto* info = collectives::find_algorithm(c, name)) return info->native;
-  return false;
+  const auto* info = collectives::find_algorithm(c, name);
+  return info && info->native();
 }
 
 double median_of(std::vector<double> v) {
@@ -227,12 +226,10 @@ LoadedRecords load_result_files(const std::vector<std::string>& paths, const std
       throw UsageError(path + ": records: missing (an array)");
     out.files.push_back(path);
     // Hierarchical algorithms run this flat algorithm between nodes (--inter-node-algo).
-    ModelAlgo inner = ModelAlgo::kRing;
+    std::string inner_name = "ring";
     if (auto o = j.find("options"); o != j.end() && o->is_object()) {
-      if (auto a = o->find("inter_node_algorithm"); a != o->end() && a->is_string()) {
-        auto m = find_model_algorithm(Collective::kAllReduce, a->get<std::string>());
-        if (m) inner = *m;
-      }
+      if (auto a = o->find("inter_node_algorithm"); a != o->end() && a->is_string())
+        inner_name = a->get<std::string>();
     }
     const json& recs = j["records"];
     for (std::size_t i = 0; i < recs.size(); ++i) {
@@ -254,7 +251,7 @@ LoadedRecords load_result_files(const std::vector<std::string>& paths, const std
       fr.collective = *coll;
       fr.algorithm = alg_it->get<std::string>();
       fr.file = path;
-      fr.inner = inner;
+      fr.inner = find_model_algorithm(fr.collective, inner_name).value_or(ModelAlgo::kCount);
       fr.bytes = static_cast<double>(record_int(r, "bytes", where, 0, true));
       fr.ranks = record_int(r, "ranks", where, 0, true);
       fr.nodes = record_int(r, "nodes", where, 1, false);

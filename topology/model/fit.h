@@ -33,8 +33,9 @@ struct FitRecord {
   std::int64_t ranks = 0;
   std::int64_t nodes = 1;
   std::int64_t ranks_per_node = 0;
-  double time_s = 0;                   // the chosen statistic (p50 by default)
-  ModelAlgo inner = ModelAlgo::kRing;  // hierarchical algorithms: the inter-node algorithm
+  double time_s = 0;  // the chosen statistic (p50 by default)
+  // Hierarchical algorithms: the inter-node algorithm (of the same collective; kCount: unknown).
+  ModelAlgo inner = ModelAlgo::kCount;
   std::string dtype;      // element type of the run ("f32", ...); reductions cost per byte of it
   bool in_place = false;  // placement "in": the local copies counted differ (copied_bytes)
   std::string file;
@@ -112,7 +113,7 @@ FitResult fit_records(const std::vector<FitRecord>& records, const FitOptions& o
 // `separate_flow`, else the same parameter as tier 0's β.
 // Messages inside a node of at least `eager0` bytes (> 0) add theta[rendezvous0_param()].
 NetT<LinearTime> fit_net(std::int64_t ranks_per_node, const double* theta,
-                         ModelAlgo inner = ModelAlgo::kRing, bool in_place = false,
+                         ModelAlgo inner = ModelAlgo::kRingAllreduce, bool in_place = false,
                          bool separate_flow = false, double eager0 = 0);
 
 // Predicted seconds of a record with fitted parameters (native: best modelled algorithm).

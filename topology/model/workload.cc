@@ -46,6 +46,21 @@ std::string str(std::int64_t v) { return std::to_string(v); }
 
 }  // namespace
 
+Collective step_collective(StepOp op) {
+  switch (op) {
+    case StepOp::kAllReduce:
+    case StepOp::kSendRecv:
+      return Collective::kAllReduce;
+    case StepOp::kReduceScatter:
+      return Collective::kReduceScatter;
+    case StepOp::kAllGather:
+      return Collective::kAllGather;
+    case StepOp::kAllToAll:
+      return Collective::kAllToAll;
+  }
+  return Collective::kAllReduce;
+}
+
 const char* step_op_name(StepOp op) {
   switch (op) {
     case StepOp::kAllReduce:
@@ -449,15 +464,9 @@ StepTiming time_collectives(const std::vector<StepCollective>& collectives, cons
       sc.time_each_s = predict_p2p(net, c.stride, c.bytes);
     } else {
       const ModelNet g = strided_net(net, c.stride);
-      const Collective coll =
-          c.op == StepOp::kAllToAll ? Collective::kAllToAll : Collective::kAllReduce;
-      const BestChoice b = best_algorithm(g, coll, c.bytes, c.group_size);
+      const BestChoice b = best_algorithm(g, step_collective(c.op), c.bytes, c.group_size);
       sc.algorithm = std::string(model_algorithm(b.algo).name);
       sc.time_each_s = b.time_s;
-      if (c.op == StepOp::kReduceScatter || c.op == StepOp::kAllGather) {
-        sc.time_each_s /= 2;
-        sc.algorithm += " (half)";
-      }
     }
     sc.time_step_s = sc.time_each_s * c.count;
     t.total_s += sc.time_step_s;

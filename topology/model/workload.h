@@ -82,6 +82,8 @@ Workload resolve_workload(const Workload& w, std::int64_t fill_gpus = 0);
 
 enum class StepOp { kAllReduce, kReduceScatter, kAllGather, kAllToAll, kSendRecv };
 const char* step_op_name(StepOp op);
+// The collective a step operation is (kSendRecv is none: kAllReduce, never used for it).
+Collective step_collective(StepOp op);
 
 struct StepCollective {
   std::string what;  // "DP gradients", "TP activations", ...

@@ -1,7 +1,7 @@
 // The NCCL backend: one GPU per MPI rank, device buffers, the NCCL point-to-point transport,
 // fill and check on the device, and per-iteration timing with CUDA events on the transport's
 // stream (optionally replaying the iterations as a CUDA graph). See docs/nccl.md.
-#include "bench/nccl_backend.h"
+#include "collectives/nccl/nccl_backend.h"
 
 #include <cuda_runtime.h>
 #include <mpi.h>
@@ -17,13 +17,13 @@
 #include <sstream>
 #include <thread>
 
-#include "bench/provenance.h"
-#include "collectives/cuda_kernels.h"
-#include "collectives/mpi_transport.h"
-#include "collectives/native_nccl.h"
-#include "collectives/nccl_transport.h"
+#include "collectives/host.h"
+#include "collectives/mpi/mpi_transport.h"
+#include "collectives/nccl/cuda_kernels.h"
+#include "collectives/nccl/native_nccl.h"
+#include "collectives/nccl/nccl_transport.h"
 
-namespace collbench::bench {
+namespace collbench::collectives {
 
 using collectives::cuda_error_text;
 using collectives::NcclTransport;
@@ -142,9 +142,10 @@ Status wait_event(cudaEvent_t event, NcclTransport& t, Deadline deadline, std::s
 }
 
 NcclTransport& as_nccl(collectives::Transport& t) {
-  auto* n = dynamic_cast<NcclTransport*>(&t);
-  if (!n) throw Error("the NCCL backend was handed a " + std::string(t.name()) + " transport");
-  return *n;
+  // The backend hands out only NCCL transports; anything else is a programming error.
+  if (t.name() != "nccl")
+    throw Error("the NCCL backend was handed a " + std::string(t.name()) + " transport");
+  return static_cast<NcclTransport&>(t);
 }
 
 void check_launch(cudaError_t e, const char* what) {
@@ -153,7 +154,7 @@ void check_launch(cudaError_t e, const char* what) {
 
 class NcclBackend final : public Backend {
  public:
-  NcclBackend(const Options& o, int device, json gpus)
+  NcclBackend(const BackendSettings& o, int device, json gpus)
       : cuda_graph_(o.cuda_graph),
         timeout_s_(o.timeout_s),
         gpu_map_(o.gpu_map),
@@ -173,7 +174,9 @@ class NcclBackend final : public Backend {
 
   std::string name() const override { return "nccl"; }
 
-  std::unique_ptr<collectives::Transport> make_transport(MPI_Comm comm, const Options&) override {
+  std::unique_ptr<Algorithm> make_native(AlgorithmId id) override { return make_nccl_native(id); }
+
+  std::unique_ptr<collectives::Transport> make_transport(MPI_Comm comm) override {
     auto t = collectives::make_nccl_transport(comm, device_);
     active_ = t.get();
     return t;
@@ -181,14 +184,13 @@ class NcclBackend final : public Backend {
 
   void fill_input(collectives::Transport& t, void* buf, const collectives::CollectiveArgs& a,
                   int rank, int ranks, std::uint64_t seed) override {
-    check_launch(collectives::cuda::fill_input(buf, a.count, a.dtype, a.op, a.collective, rank,
-                                               ranks, seed, as_nccl(t).stream()),
+    check_launch(collectives::cuda::fill_input(buf, a, rank, ranks, seed, as_nccl(t).stream()),
                  "the device fill kernel");
   }
 
   void fill_sentinel(collectives::Transport& t, void* buf,
                      const collectives::CollectiveArgs& a) override {
-    check_launch(collectives::cuda::fill_sentinel(buf, a.count, a.dtype, as_nccl(t).stream()),
+    check_launch(collectives::cuda::fill_sentinel(buf, a, t.rank(), t.size(), as_nccl(t).stream()),
                  "the device sentinel fill");
   }
 
@@ -196,8 +198,7 @@ class NcclBackend final : public Backend {
                                         const collectives::CollectiveArgs& a, int rank, int ranks,
                                         std::uint64_t seed) override {
     NcclTransport& n = as_nccl(t);
-    check_launch(collectives::cuda::check_output(buf, a.count, a.dtype, a.op, a.collective, rank,
-                                                 ranks, seed, d_check_, n.stream()),
+    check_launch(collectives::cuda::check_output(buf, a, rank, ranks, seed, d_check_, n.stream()),
                  "the device check kernel");
     // Only the counts come back (32 bytes), never the buffer.
     check_launch(
@@ -215,10 +216,12 @@ class NcclBackend final : public Backend {
     return r;
   }
 
-  void corrupt(collectives::Transport& t, void* buf, const collectives::CollectiveArgs& a,
-               std::size_t index) override {
-    if (index >= a.count) return;
-    check_launch(collectives::cuda::add_to_element(buf, index, a.dtype, 3, as_nccl(t).stream()),
+  void corrupt(collectives::Transport& t, void* buf, const collectives::CollectiveArgs& a, int rank,
+               int ranks, std::size_t index) override {
+    const auto off = output_element_offset(a, rank, ranks, index);
+    if (!off) return;
+    check_launch(collectives::cuda::add_to_element(buf, *off / dtype_size(a.dtype), a.dtype, 3,
+                                                   as_nccl(t).stream()),
                  "the corrupt hook");
   }
 
@@ -432,7 +435,7 @@ json local_gpu_info(int device) {
   return g;
 }
 
-std::unique_ptr<Backend> make_nccl_backend(const Options& o) {
+std::unique_ptr<Backend> make_nccl_backend(const BackendSettings& o) {
   MPI_Comm world = MPI_COMM_WORLD;
   int rank = 0, size = 1;
   MPI_Comm_rank(world, &rank);
@@ -503,4 +506,4 @@ std::unique_ptr<Backend> make_nccl_backend(const Options& o) {
   return std::make_unique<NcclBackend>(o, device, std::move(all));
 }
 
-}  // namespace collbench::bench
+}  // namespace collbench::collectives

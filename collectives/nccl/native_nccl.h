@@ -6,11 +6,12 @@
 #include <optional>
 
 #include "collectives/algorithm.h"
+#include "collectives/registry.h"
 
 namespace collbench::collectives {
 
-std::unique_ptr<Algorithm> make_nccl_allreduce();
-std::unique_ptr<Algorithm> make_nccl_alltoall();
+// The native NCCL collective `id`, or nullptr when id is not one of NCCL's.
+std::unique_ptr<Algorithm> make_nccl_native(AlgorithmId id);
 
 // NCCL's model time (ncclGroupSimulateEnd, microseconds) of one call of `algo` with `args` on
 // the buffers of its last run(); nullopt when `algo` is not a native NCCL algorithm, the NCCL

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "collectives/algorithm.h"
 #include "collectives/dtype.h"
 
 namespace collbench::collectives::cuda {
@@ -23,12 +24,14 @@ namespace collbench::collectives::cuda {
 cudaError_t reduce(void* inout, const void* in, std::size_t count, DType t, ReduceOp op,
                    cudaStream_t stream);
 
-// This rank's input for check round `seed` (spec.h fill_input, on the device).
-cudaError_t fill_input(void* buf, std::size_t count, DType t, ReduceOp op, Collective c, int rank,
-                       int ranks, std::uint64_t seed, cudaStream_t stream);
+// This rank's input for check round `seed` (spec.h fill_input, on the device): buf is the send
+// buffer out of place, the one buffer in place.
+cudaError_t fill_input(void* buf, const CollectiveArgs& a, int rank, int ranks, std::uint64_t seed,
+                       cudaStream_t stream);
 
-// NaN for floats, 0xA5 bytes for integers (spec.h fill_sentinel, on the device).
-cudaError_t fill_sentinel(void* buf, std::size_t count, DType t, cudaStream_t stream);
+// NaN for floats, 0xA5 bytes for integers over the output span (spec.h fill_sentinel).
+cudaError_t fill_sentinel(void* buf, const CollectiveArgs& a, int rank, int ranks,
+                          cudaStream_t stream);
 
 // Result of one device check, written by check_output into device memory.
 struct DeviceCheck {
@@ -38,14 +41,13 @@ struct DeviceCheck {
   double first_actual;
 };
 
-// Compares every element with its expected value (spec.h check_output, on the device) and
-// writes the counts into *result (device memory, overwritten). Only *result needs to be copied
-// back to the host.
-cudaError_t check_output(const void* buf, std::size_t count, DType t, ReduceOp op, Collective c,
-                         int rank, int ranks, std::uint64_t seed, DeviceCheck* result,
-                         cudaStream_t stream);
+// Compares every element of the receive buffer's output span with its expected value (spec.h
+// check_output, on the device; first_wrong indexes the span) and writes the counts into *result
+// (device memory, overwritten). Only *result needs to be copied back to the host.
+cudaError_t check_output(const void* buf, const CollectiveArgs& a, int rank, int ranks,
+                         std::uint64_t seed, DeviceCheck* result, cudaStream_t stream);
 
-// buf[index] += delta (the corrupt fault hook, for tests of the check).
+// buf[index] += delta, index in elements (the corrupt fault hook, for tests of the check).
 cudaError_t add_to_element(void* buf, std::size_t index, DType t, double delta,
                            cudaStream_t stream);
 

@@ -59,11 +59,11 @@ MPI_Op mpi_op(DType t, ReduceOp op);
 // "[rank R on HOST] MPI_Xxx failed at file:line: <MPI error string>"
 [[noreturn]] void throw_mpi_error(int code, const char* call, const char* file, int line);
 
-#define CB_MPI_CHECK(call)                                                                  \
-  do {                                                                                      \
-    int cb_mpi_rc_ = (call);                                                                \
-    if (cb_mpi_rc_ != MPI_SUCCESS)                                                          \
-      ::collbench::collectives::throw_mpi_error(cb_mpi_rc_, #call, __FILE__, __LINE__);     \
+#define CB_MPI_CHECK(call)                                                              \
+  do {                                                                                  \
+    int cb_mpi_rc_ = (call);                                                            \
+    if (cb_mpi_rc_ != MPI_SUCCESS)                                                      \
+      ::collbench::collectives::throw_mpi_error(cb_mpi_rc_, #call, __FILE__, __LINE__); \
   } while (0)
 
 }  // namespace collbench::collectives

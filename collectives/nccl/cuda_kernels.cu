@@ -18,7 +18,7 @@
 #include <type_traits>
 
 #include "collectives/check_pattern.h"
-#include "collectives/cuda_kernels.h"
+#include "collectives/nccl/cuda_kernels.h"
 
 namespace collbench::collectives::cuda {
 namespace {
@@ -224,41 +224,68 @@ cudaError_t with_codec(DType t, F&& f) {
   return cudaErrorInvalidValue;
 }
 
-// What fill and check need to evaluate the pattern of one buffer.
+// What fill and check need to evaluate the pattern of one span of a buffer.
+enum class PatternKind { kReduce, kBlocks, kGather };
 struct PatternParams {
-  bool allreduce;
-  pattern::AllReducePlan plan;  // all-reduce
+  PatternKind kind;
+  pattern::AllReducePlan plan;  // all-reduce and reduce-scatter
   std::uint64_t rank, ranks, seed;
-  std::uint64_t block, modulus;  // all-to-all
+  std::uint64_t block, modulus;  // collectives with blocks
+  std::uint64_t first;           // reduce-scatter output: index of its first element
 };
 
-PatternParams make_params(std::size_t count, DType t, ReduceOp op, Collective c, int rank,
-                          int ranks, std::uint64_t seed) {
+PatternParams make_params(const CollectiveArgs& a, int rank, int ranks, std::uint64_t seed,
+                          bool output) {
   PatternParams p{};
-  const double limit = dtype_exact_limit(t);
-  p.allreduce = c == Collective::kAllReduce;
-  p.plan =
-      pattern::make_allreduce_plan(static_cast<int>(op), static_cast<std::uint64_t>(ranks), limit);
+  const double limit = dtype_exact_limit(a.dtype);
+  switch (a.collective) {
+    case Collective::kAllReduce:
+    case Collective::kReduceScatter:
+      p.kind = PatternKind::kReduce;
+      break;
+    case Collective::kAllToAll:
+      p.kind = PatternKind::kBlocks;
+      break;
+    case Collective::kAllGather:
+      p.kind = PatternKind::kGather;
+      break;
+  }
+  p.plan = pattern::make_allreduce_plan(static_cast<int>(a.op), static_cast<std::uint64_t>(ranks),
+                                        limit);
   p.rank = static_cast<std::uint64_t>(rank);
   p.ranks = static_cast<std::uint64_t>(ranks > 0 ? ranks : 1);
   p.seed = seed;
-  p.block = count / p.ranks;
+  p.block = block_count(a.collective, a.count, ranks);
+  if (p.block == 0) p.block = 1;
   p.modulus = pattern::alltoall_modulus(limit);
+  p.first = output && a.collective == Collective::kReduceScatter ? p.rank * p.block : 0;
   return p;
 }
 
-// Value of element i of this rank's input.
+// Value of element i of this rank's input span.
 __device__ __forceinline__ double input_value(const PatternParams& p, std::uint64_t i) {
-  if (p.allreduce) return pattern::allreduce_input(p.plan, i, p.rank, p.seed);
-  const std::uint64_t j = i / p.block, e = i % p.block;
-  return pattern::alltoall_value(p.rank, j, p.ranks, e, p.seed, p.modulus);
+  switch (p.kind) {
+    case PatternKind::kReduce:
+      return pattern::allreduce_input(p.plan, i, p.rank, p.seed);
+    case PatternKind::kBlocks:
+      return pattern::alltoall_value(p.rank, i / p.block, p.ranks, i % p.block, p.seed, p.modulus);
+    case PatternKind::kGather:
+      return pattern::allgather_value(p.rank, p.ranks, i, p.seed, p.modulus);
+  }
+  return 0;
 }
 
-// Expected value of element i of this rank's output.
+// Expected value of element i of this rank's output span.
 __device__ __forceinline__ double expected_value(const PatternParams& p, std::uint64_t i) {
-  if (p.allreduce) return pattern::allreduce_expected(p.plan, i, p.seed);
-  const std::uint64_t j = i / p.block, e = i % p.block;
-  return pattern::alltoall_value(j, p.rank, p.ranks, e, p.seed, p.modulus);
+  switch (p.kind) {
+    case PatternKind::kReduce:
+      return pattern::allreduce_expected(p.plan, p.first + i, p.seed);
+    case PatternKind::kBlocks:
+      return pattern::alltoall_value(i / p.block, p.rank, p.ranks, i % p.block, p.seed, p.modulus);
+    case PatternKind::kGather:
+      return pattern::allgather_value(i / p.block, p.ranks, i % p.block, p.seed, p.modulus);
+  }
+  return 0;
 }
 
 template <typename E>
@@ -342,45 +369,49 @@ cudaError_t reduce(void* inout, const void* in, std::size_t count, DType t, Redu
   return cudaErrorInvalidValue;
 }
 
-cudaError_t fill_input(void* buf, std::size_t count, DType t, ReduceOp op, Collective c, int rank,
-                       int ranks, std::uint64_t seed, cudaStream_t stream) {
-  if (count == 0) return cudaSuccess;
+cudaError_t fill_input(void* buf, const CollectiveArgs& a, int rank, int ranks, std::uint64_t seed,
+                       cudaStream_t stream) {
+  const Span in = input_span(a.collective, a.count, rank, ranks, a.in_place);
+  if (in.count == 0) return cudaSuccess;
   (void)cudaGetLastError();
-  const PatternParams p = make_params(count, t, op, c, rank, ranks, seed);
-  const std::size_t n = p.allreduce ? count : p.block * p.ranks;
-  return with_codec(t, [&](auto codec) {
+  const PatternParams p = make_params(a, rank, ranks, seed, false);
+  return with_codec(a.dtype, [&](auto codec) {
     using E = decltype(codec);
-    fill_kernel<E>
-        <<<blocks_for(n), kThreads, 0, stream>>>(static_cast<typename E::Storage*>(buf), n, p);
+    auto* b = static_cast<typename E::Storage*>(buf) + in.offset;
+    fill_kernel<E><<<blocks_for(in.count), kThreads, 0, stream>>>(b, in.count, p);
     return cudaGetLastError();
   });
 }
 
-cudaError_t fill_sentinel(void* buf, std::size_t count, DType t, cudaStream_t stream) {
-  if (count == 0) return cudaSuccess;
-  if (!dtype_is_float(t)) return cudaMemsetAsync(buf, 0xA5, count * dtype_size(t), stream);
+cudaError_t fill_sentinel(void* buf, const CollectiveArgs& a, int rank, int ranks,
+                          cudaStream_t stream) {
+  const Span out = output_span(a.collective, a.count, rank, ranks, a.in_place);
+  if (out.count == 0) return cudaSuccess;
+  const std::size_t es = dtype_size(a.dtype);
+  if (!dtype_is_float(a.dtype))
+    return cudaMemsetAsync(static_cast<std::byte*>(buf) + out.offset * es, 0xA5, out.count * es,
+                           stream);
   (void)cudaGetLastError();
-  return with_codec(t, [&](auto codec) {
+  return with_codec(a.dtype, [&](auto codec) {
     using E = decltype(codec);
-    nan_kernel<E>
-        <<<blocks_for(count), kThreads, 0, stream>>>(static_cast<typename E::Storage*>(buf), count);
+    auto* b = static_cast<typename E::Storage*>(buf) + out.offset;
+    nan_kernel<E><<<blocks_for(out.count), kThreads, 0, stream>>>(b, out.count);
     return cudaGetLastError();
   });
 }
 
-cudaError_t check_output(const void* buf, std::size_t count, DType t, ReduceOp op, Collective c,
-                         int rank, int ranks, std::uint64_t seed, DeviceCheck* result,
-                         cudaStream_t stream) {
+cudaError_t check_output(const void* buf, const CollectiveArgs& a, int rank, int ranks,
+                         std::uint64_t seed, DeviceCheck* result, cudaStream_t stream) {
   (void)cudaGetLastError();
   check_init_kernel<<<1, 1, 0, stream>>>(result);
   if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
-  if (count == 0) return cudaSuccess;
-  const PatternParams p = make_params(count, t, op, c, rank, ranks, seed);
-  const std::size_t n = p.allreduce ? count : p.block * p.ranks;
-  return with_codec(t, [&](auto codec) {
+  const Span out = output_span(a.collective, a.count, rank, ranks, a.in_place);
+  if (out.count == 0) return cudaSuccess;
+  const PatternParams p = make_params(a, rank, ranks, seed, true);
+  return with_codec(a.dtype, [&](auto codec) {
     using E = decltype(codec);
-    const auto* b = static_cast<const typename E::Storage*>(buf);
-    check_kernel<E><<<blocks_for(n), kThreads, 0, stream>>>(b, n, p, result);
+    const auto* b = static_cast<const typename E::Storage*>(buf) + out.offset;
+    check_kernel<E><<<blocks_for(out.count), kThreads, 0, stream>>>(b, out.count, p, result);
     check_finish_kernel<E><<<1, 1, 0, stream>>>(b, p, result);
     return cudaGetLastError();
   });

@@ -1,4 +1,4 @@
-#include "collectives/mpi_transport.h"
+#include "collectives/mpi/mpi_transport.h"
 
 #include <unistd.h>
 
@@ -21,12 +21,14 @@ void throw_mpi_error(int code, const char* call, const char* file, int line) {
   if (initialized) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
-  throw Error("[rank " + std::to_string(rank) + " on " + host + "] " + call + " failed at " +
-              file + ":" + std::to_string(line) + ": " + msg);
+  throw Error("[rank " + std::to_string(rank) + " on " + host + "] " + call + " failed at " + file +
+              ":" + std::to_string(line) + ": " + msg);
 }
 
 MpiTransport::MpiTransport(MPI_Comm comm, std::size_t max_count, bool owns_comm)
-    : comm_(comm), owns_comm_(owns_comm), max_count_(std::clamp<std::size_t>(max_count, 1, INT_MAX)) {
+    : comm_(comm),
+      owns_comm_(owns_comm),
+      max_count_(std::clamp<std::size_t>(max_count, 1, INT_MAX)) {
   CB_MPI_CHECK(MPI_Comm_rank(comm_, &rank_));
   CB_MPI_CHECK(MPI_Comm_size(comm_, &size_));
   requests_.reserve(4096);
@@ -137,26 +139,40 @@ const HalfTypes& half_types() {
 
 MPI_Datatype mpi_datatype(DType t) {
   switch (t) {
-    case DType::kI8: return MPI_INT8_T;
-    case DType::kU8: return MPI_UINT8_T;
-    case DType::kI32: return MPI_INT32_T;
-    case DType::kU32: return MPI_UINT32_T;
-    case DType::kI64: return MPI_INT64_T;
-    case DType::kU64: return MPI_UINT64_T;
-    case DType::kF32: return MPI_FLOAT;
-    case DType::kF64: return MPI_DOUBLE;
-    case DType::kF16: return half_types().f16;
-    case DType::kBF16: return half_types().bf16;
+    case DType::kI8:
+      return MPI_INT8_T;
+    case DType::kU8:
+      return MPI_UINT8_T;
+    case DType::kI32:
+      return MPI_INT32_T;
+    case DType::kU32:
+      return MPI_UINT32_T;
+    case DType::kI64:
+      return MPI_INT64_T;
+    case DType::kU64:
+      return MPI_UINT64_T;
+    case DType::kF32:
+      return MPI_FLOAT;
+    case DType::kF64:
+      return MPI_DOUBLE;
+    case DType::kF16:
+      return half_types().f16;
+    case DType::kBF16:
+      return half_types().bf16;
   }
   return MPI_DATATYPE_NULL;
 }
 
 MPI_Datatype mpi_copy_datatype(DType t) {
   switch (dtype_size(t)) {
-    case 1: return MPI_UINT8_T;
-    case 2: return MPI_UINT16_T;
-    case 4: return MPI_UINT32_T;
-    default: return MPI_UINT64_T;
+    case 1:
+      return MPI_UINT8_T;
+    case 2:
+      return MPI_UINT16_T;
+    case 4:
+      return MPI_UINT32_T;
+    default:
+      return MPI_UINT64_T;
   }
 }
 
@@ -165,10 +181,14 @@ MPI_Op mpi_op(DType t, ReduceOp op) {
   if (t == DType::kF16) return half_types().f16_ops[i];
   if (t == DType::kBF16) return half_types().bf16_ops[i];
   switch (op) {
-    case ReduceOp::kSum: return MPI_SUM;
-    case ReduceOp::kProd: return MPI_PROD;
-    case ReduceOp::kMin: return MPI_MIN;
-    case ReduceOp::kMax: return MPI_MAX;
+    case ReduceOp::kSum:
+      return MPI_SUM;
+    case ReduceOp::kProd:
+      return MPI_PROD;
+    case ReduceOp::kMin:
+      return MPI_MIN;
+    case ReduceOp::kMax:
+      return MPI_MAX;
   }
   return MPI_OP_NULL;
 }

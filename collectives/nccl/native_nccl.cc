@@ -5,20 +5,26 @@
 // Simple) per size from its own model (src/graph/tuning.cc); ring moves 2(p-1)/p n bytes per
 // rank, like collbench's ring. Cost: NCCL's estimate of itself is recorded beside the
 // measurement when ncclGroupSimulateEnd exists (Record::nccl_estimate_us).
+// Reduce-scatter / all-gather: one ncclReduceScatter / ncclAllGather (recvcount / sendcount one
+// block), moving (p-1)/p n bytes per rank; in place with NCCL's layout (the reduced block at
+// block r of the buffer, the contributed block read from block r), which is collbench's.
 // All-to-all: one ncclAlltoAll (when nccl.h declares it; otherwise the same exchange as one group
 // of p sends and p receives of n/p bytes), moving (p-1)/p n bytes per rank. In place, the input
 // is first copied to scratch (n bytes, one device copy): NCCL's all-to-all reads every block of
 // the send buffer while writing the receive buffer.
-#include "collectives/native_nccl.h"
+#include "collectives/nccl/native_nccl.h"
 
 #include <string>
 
-#include "collectives/nccl_transport.h"
+#include "collectives/nccl/nccl_transport.h"
 
 namespace collbench::collectives {
 namespace {
 
-NcclTransport* as_nccl(Transport* t) { return dynamic_cast<NcclTransport*>(t); }
+// Native NCCL algorithms run on the NCCL backend's transports only.
+NcclTransport* as_nccl(Transport* t) {
+  return t && t->name() == "nccl" ? static_cast<NcclTransport*>(t) : nullptr;
+}
 
 std::optional<std::string> check_nccl(const AlgorithmContext& ctx, const CollectiveArgs& args,
                                       Collective want) {
@@ -27,10 +33,9 @@ std::optional<std::string> check_nccl(const AlgorithmContext& ctx, const Collect
     return "nccl: this is the " + std::string(collective_name(want)) + " algorithm";
   if (!nccl_datatype(args.dtype))
     return "NCCL has no type for " + std::string(dtype_name(args.dtype));
-  if (want == Collective::kAllToAll &&
-      args.count % static_cast<std::size_t>(ctx.transport->size()) != 0)
-    return "nccl: all-to-all count " + std::to_string(args.count) + " is not a multiple of " +
-           std::to_string(ctx.transport->size()) + " ranks";
+  if (traits(want).blocks && args.count % static_cast<std::size_t>(ctx.transport->size()) != 0)
+    return "nccl: " + std::string(traits(want).title) + " count " + std::to_string(args.count) +
+           " is not a multiple of " + std::to_string(ctx.transport->size()) + " ranks";
   return std::nullopt;
 }
 
@@ -142,15 +147,83 @@ class NcclAlltoall final : public NcclNative {
   void* last_recv_ = nullptr;
 };
 
+// Reduce-scatter and all-gather: one call each; in place NCCL's layout is collbench's.
+template <Collective C>
+class NcclBlocks final : public NcclNative {
+ public:
+  std::string_view name() const override { return "nccl"; }
+  Collective collective() const override { return C; }
+  std::optional<std::string> supports(const AlgorithmContext& ctx,
+                                      const CollectiveArgs& args) const override {
+    return check_nccl(ctx, args, C);
+  }
+  void prepare(const AlgorithmContext& ctx, const CollectiveArgs& max_args) override {
+    if (auto why = supports(ctx, max_args)) throw Error(*why);
+    t_ = as_nccl(ctx.transport);
+  }
+  Status run(const void* send, void* recv, const CollectiveArgs& a, Deadline) override {
+    if (!t_) return Status::Failure("nccl: run() before prepare()");
+    const std::size_t p = static_cast<std::size_t>(t_->size());
+    const std::size_t block = a.count / p;
+    const std::size_t off = static_cast<std::size_t>(t_->rank()) * block * dtype_size(a.dtype);
+    // In place: reduce-scatter's result and all-gather's contribution are block r of recv.
+    if constexpr (C == Collective::kReduceScatter) {
+      last_send_ = a.in_place ? recv : send;
+      last_recv_ = a.in_place ? static_cast<std::byte*>(recv) + off : recv;
+    } else {
+      last_send_ = a.in_place ? static_cast<const std::byte*>(recv) + off : send;
+      last_recv_ = recv;
+    }
+    if (a.count == 0) return Status::Ok();
+    const ncclResult_t r = enqueue(a);
+    return r == ncclSuccess
+               ? Status::Ok()
+               : failed(*t_,
+                        C == Collective::kReduceScatter ? "ncclReduceScatter" : "ncclAllGather", r);
+  }
+  bool enqueue_for_estimate(const CollectiveArgs& a) override {
+    if (!t_ || !last_recv_ || a.count == 0) return false;
+    return enqueue(a) == ncclSuccess;
+  }
+
+ private:
+  ncclResult_t enqueue(const CollectiveArgs& a) {
+    const std::size_t block = a.count / static_cast<std::size_t>(t_->size());
+    if constexpr (C == Collective::kReduceScatter)
+      return ncclReduceScatter(last_send_, last_recv_, block, *nccl_datatype(a.dtype),
+                               nccl_redop(a.op), t_->comm(), t_->stream());
+    else
+      return ncclAllGather(last_send_, last_recv_, block, *nccl_datatype(a.dtype), t_->comm(),
+                           t_->stream());
+  }
+
+  NcclTransport* t_ = nullptr;
+  const void* last_send_ = nullptr;
+  void* last_recv_ = nullptr;
+};
+
 }  // namespace
 
-std::unique_ptr<Algorithm> make_nccl_allreduce() { return std::make_unique<NcclAllreduce>(); }
-std::unique_ptr<Algorithm> make_nccl_alltoall() { return std::make_unique<NcclAlltoall>(); }
+std::unique_ptr<Algorithm> make_nccl_native(AlgorithmId id) {
+  switch (id) {
+    case AlgorithmId::kNcclAllreduce:
+      return std::make_unique<NcclAllreduce>();
+    case AlgorithmId::kNcclAlltoall:
+      return std::make_unique<NcclAlltoall>();
+    case AlgorithmId::kNcclReduceScatter:
+      return std::make_unique<NcclBlocks<Collective::kReduceScatter>>();
+    case AlgorithmId::kNcclAllgather:
+      return std::make_unique<NcclBlocks<Collective::kAllGather>>();
+    default:
+      return nullptr;
+  }
+}
 
 std::optional<double> nccl_estimate_us(Algorithm& algo, const CollectiveArgs& args) {
 #if COLLBENCH_NCCL_HAS_SIMULATE
-  auto* native = dynamic_cast<NcclNative*>(&algo);
-  if (!native) return std::nullopt;
+  // Every native NCCL algorithm is named "nccl" and derives from NcclNative; no own algorithm is.
+  if (algo.name() != "nccl") return std::nullopt;
+  auto* native = static_cast<NcclNative*>(&algo);
   ncclSimInfo_t info = NCCL_SIM_INFO_INITIALIZER;
   if (ncclGroupStart() != ncclSuccess) return std::nullopt;
   const bool queued = native->enqueue_for_estimate(args);

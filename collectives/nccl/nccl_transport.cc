@@ -1,4 +1,4 @@
-#include "collectives/nccl_transport.h"
+#include "collectives/nccl/nccl_transport.h"
 
 #include <cuda_runtime.h>
 #include <unistd.h>
@@ -6,8 +6,8 @@
 #include <chrono>
 #include <thread>
 
-#include "collectives/cuda_kernels.h"
-#include "collectives/mpi_transport.h"
+#include "collectives/mpi/mpi_transport.h"
+#include "collectives/nccl/cuda_kernels.h"
 
 namespace collbench::collectives {
 namespace {

@@ -1,0 +1,101 @@
+// What differs between measuring host collectives over MPI and device collectives over NCCL: the
+// transport, where buffers live, how inputs are filled and outputs checked, which native
+// collectives exist, and how a loop of calls is timed. The Runner (bench/) owns the methodology
+// and is written against this interface only; each backend lives in its own folder
+// (collectives/mpi, collectives/nccl) with everything of its library.
+#pragma once
+
+#include <mpi.h>
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <span>
+#include <string>
+
+#include "collectives/algorithm.h"
+#include "collectives/progress.h"
+#include "collectives/registry.h"
+#include "collectives/spec.h"
+
+namespace collbench::collectives {
+
+// The settings a backend needs from the command line.
+struct BackendSettings {
+  std::size_t mpi_max_count = 2147483647;  // largest count in one MPI call (testing: set low)
+  double timeout_s = 300;                  // per collective; 0 = none
+  std::string gpu_map;                     // NCCL: GPU index per node-local rank ("": local rank)
+  int cuda_graph = 0;                      // NCCL: replay the timed iterations as a graph N times
+};
+
+// One batch of iterations of one algorithm at one size.
+struct TimedLoop {
+  Algorithm* algorithm = nullptr;
+  CollectiveArgs args;
+  std::byte* send = nullptr;  // ignored when args.in_place
+  std::byte* recv = nullptr;
+  std::span<const std::size_t> offsets;  // byte offset of iteration i into send and recv
+  double timeout_s = 0;                  // per collective; 0 = none
+  Progress* progress = nullptr;
+};
+
+// The host-clock loop: per iteration, the wall time of one run() on this rank. Nothing else
+// happens between the two clock reads.
+inline Status time_iterations_host(const TimedLoop& loop, std::span<double> seconds) {
+  using Clock = std::chrono::steady_clock;
+  const auto timeout = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(loop.timeout_s > 0 ? loop.timeout_s : 1e9));
+  Algorithm& algo = *loop.algorithm;
+  const CollectiveArgs& args = loop.args;
+  Progress& progress = *loop.progress;
+  const std::size_t n = seconds.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    std::byte* r = loop.recv + loop.offsets[i];
+    const std::byte* s = args.in_place ? r : loop.send + loop.offsets[i];
+    progress.enter(static_cast<std::int64_t>(i));
+    const auto t0 = Clock::now();
+    Status st = algo.run(s, r, args, Deadline{t0 + timeout});
+    const auto t1 = Clock::now();
+    progress.leave();
+    seconds[i] = std::chrono::duration<double>(t1 - t0).count();
+    if (!st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  // A transport over `comm` (the ranks being measured).
+  virtual std::unique_ptr<Transport> make_transport(MPI_Comm comm) = 0;
+  // This backend's library collective `id` (a native row of the registry), or nullptr when it
+  // is another backend's: the caller says which backend the algorithm needs.
+  virtual std::unique_ptr<Algorithm> make_native(AlgorithmId id) = 0;
+  // The input of a point (fill_input's values) into `buf`: the send buffer out of place, the one
+  // buffer in place.
+  virtual void fill_input(Transport& t, void* buf, const CollectiveArgs& a, int rank, int ranks,
+                          std::uint64_t seed) = 0;
+  // The receive buffer prefilled so that an element the collective leaves untouched is wrong.
+  virtual void fill_sentinel(Transport& t, void* buf, const CollectiveArgs& a) = 0;
+  // Compares the receive buffer (its output span) with the exact expected values.
+  virtual CheckResult check_output(Transport& t, const void* buf, const CollectiveArgs& a, int rank,
+                                   int ranks, std::uint64_t seed) = 0;
+  // Overwrites output element `index` of buf with a wrong value (the corrupt fault hook).
+  virtual void corrupt(Transport& t, void* buf, const CollectiveArgs& a, int rank, int ranks,
+                       std::size_t index) = 0;
+  virtual Status time_iterations(const TimedLoop& loop, std::span<double> seconds) = 0;
+  // Bytes this rank may allocate for buffers (host RAM share, or device memory).
+  virtual std::size_t memory_available_per_rank(int ranks_on_node) = 0;
+  // Extra provenance (GPU names, library versions).
+  virtual nlohmann::json metadata() { return nlohmann::json::object(); }
+  // The library's own model time of one call of `algo` with `args` in µs (NCCL:
+  // ncclGroupSimulateEnd), -1 when there is none. Called on every rank after the check.
+  virtual double estimate_us(Algorithm&, const CollectiveArgs&) { return -1; }
+};
+
+// Host buffers, MPI point-to-point and the MPI library's collectives (collectives/mpi).
+std::unique_ptr<Backend> make_mpi_backend(const BackendSettings& s);
+
+}  // namespace collbench::collectives
