@@ -33,6 +33,7 @@ struct Record {
   nlohmann::json first_wrong;  // null or {rank, index, expected, actual}
   std::vector<double> samples_us;
   double nccl_estimate_us = -1;  // NCCL's own model time (ncclGroupSimulateEnd); -1: none
+  nlohmann::json step;           // workload runs: the training-step item measured; else null
 
   nlohmann::json to_json() const;
 };

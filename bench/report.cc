@@ -53,6 +53,7 @@ json Record::to_json() const {
   j["first_wrong"] = first_wrong;
   j["samples_us"] = samples_us;
   if (nccl_estimate_us >= 0) j["nccl_estimate_us"] = nccl_estimate_us;
+  if (!step.is_null()) j["step"] = step;
   return j;
 }
 
@@ -72,6 +73,11 @@ void ResultSink::set_in_progress(const std::string& what) {
   in_progress_ = what;
 }
 
+void ResultSink::set_extra(const std::string& key, json value) {
+  std::lock_guard<std::mutex> lock(mu_);
+  extra_[key] = std::move(value);
+}
+
 json ResultSink::to_json(bool complete, const std::string& failure) const {
   json j;
   j["schema"] = "collbench.result";
@@ -84,6 +90,7 @@ json ResultSink::to_json(bool complete, const std::string& failure) const {
   json recs = json::array();
   for (const auto& r : records_) recs.push_back(r.to_json());
   j["records"] = std::move(recs);
+  for (const auto& [k, v] : extra_.items()) j[k] = v;
   return j;
 }
 

@@ -17,6 +17,8 @@ class ResultSink {
  public:
   ResultSink(const Options& o, nlohmann::json provenance, nlohmann::json options_json);
   void set_topology(nlohmann::json topology);
+  // A top-level section of its own (a workload run's step description and totals).
+  void set_extra(const std::string& key, nlohmann::json value);
   void set_in_progress(const std::string& what);  // recorded as the failure if the run dies
   void add(const Record& r);                      // appends and rewrites the files
   void finish(bool complete, const std::string& failure);
@@ -29,7 +31,7 @@ class ResultSink {
   void write(bool complete, const std::string& failure);
 
   std::string json_path_, csv_path_;
-  nlohmann::json provenance_, options_, topology_;
+  nlohmann::json provenance_, options_, topology_, extra_ = nlohmann::json::object();
   std::vector<Record> records_;
   std::string in_progress_;
   std::mutex mu_;

@@ -67,12 +67,6 @@ std::string step_table(const model::StepTiming& st, json& items, std::string& la
   return t.str();
 }
 
-std::string parallel_text(const model::Parallelism& p) {
-  return "TP" + std::to_string(p.tp) + " x CP" + std::to_string(p.cp) + " x PP" +
-         std::to_string(p.pp) + " x DP" + std::to_string(p.dp) +
-         (p.ep > 1 ? " (EP" + std::to_string(p.ep) + ")" : std::string());
-}
-
 // The step scaled down to a few ranks (what `workload run` measures), predicted per fabric.
 int run_step_scaled(const StepArgs& a, const model::Workload& w) {
   struct Target {
@@ -96,8 +90,8 @@ int run_step_scaled(const StepArgs& a, const model::Workload& w) {
   std::printf(
       "Training step %s scaled down to %lld ranks: %s (full step: %s); message sizes and "
       "counts of the full step\n",
-      w.name.c_str(), static_cast<long long>(a.scale_to), parallel_text(small.parallel).c_str(),
-      parallel_text(r.parallel).c_str());
+      w.name.c_str(), static_cast<long long>(a.scale_to),
+      model::parallel_text(small.parallel).c_str(), model::parallel_text(r.parallel).c_str());
   json out;
   out["command"] = "model step";
   out["scaled_to"] = a.scale_to;

@@ -32,6 +32,14 @@ example: collbench-plot results/runs/ --out plots/ --sizes 1K,1M,64M
 FIELD_ORDER = ("source", "algorithm", "backend", "dtype", "op", "placement", "ranks")
 
 
+# What the size axis means per collective (nccl-tests' size convention, as the result files).
+SIZE_LABELS = {
+    "allreduce": "message size: each rank's vector (K/M/G = 1024^k)",
+    "alltoall": "message size: total bytes each rank sends (K/M/G = 1024^k)",
+    "reducescatter": "message size: each rank's input, p blocks (K/M/G = 1024^k)",
+    "allgather": "message size: each rank's output, p blocks (K/M/G = 1024^k)",
+}
+
 def build_parser():
     parser = make_parser(PROG, DESCRIPTION, EPILOG)
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="result file or folder")
@@ -319,8 +327,7 @@ def size_figure(kind, collective, entries, args, caption_files):
     sizes = [p[0] for s in series for p in s["points"]]
     ax.set_xscale("log", base=2)
     plotting.binary_size_axis(ax.xaxis, sizes)
-    ax.set_xlabel("message size (bytes; K/M/G = 1024^k)" if collective == "allreduce"
-                  else "message size: total bytes each rank sends (K/M/G = 1024^k)")
+    ax.set_xlabel(SIZE_LABELS.get(collective, "message size (bytes; K/M/G = 1024^k)"))
     if kind == "busbw":
         what = "bus bandwidth"
         ax.set_ylabel(f"bus bandwidth (GB/s, decimal; from {args.bw_stat} time)")

@@ -46,6 +46,12 @@ std::string str(std::int64_t v) { return std::to_string(v); }
 
 }  // namespace
 
+std::string parallel_text(const Parallelism& p) {
+  return "TP" + std::to_string(p.tp) + " x CP" + std::to_string(p.cp) + " x PP" +
+         std::to_string(p.pp) + " x DP" + std::to_string(p.dp) +
+         (p.ep > 1 ? " (EP" + std::to_string(p.ep) + ")" : std::string());
+}
+
 Collective step_collective(StepOp op) {
   switch (op) {
     case StepOp::kAllReduce:

@@ -82,6 +82,9 @@ Workload resolve_workload(const Workload& w, std::int64_t fill_gpus = 0);
 
 enum class StepOp { kAllReduce, kReduceScatter, kAllGather, kAllToAll, kSendRecv };
 const char* step_op_name(StepOp op);
+// "TP8 x CP1 x PP16 x DP128 (EP8)".
+std::string parallel_text(const Parallelism& p);
+
 // The collective a step operation is (kSendRecv is none: kAllReduce, never used for it).
 Collective step_collective(StepOp op);
 
