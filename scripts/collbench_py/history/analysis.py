@@ -133,14 +133,18 @@ def load(store, options):
     if not keys:
         return History({r["id"]: r for r in runs}, order, [], options, left_out)
     rows = store.query("SELECT series_id, run_id, p50_us, busbw_factor FROM points")
-    data = np.array([(s, r, v, f if f is not None else np.nan) for s, r, v, f in rows
-                     if s in keys and r in rank_of], dtype=float).reshape(-1, 4)
-    factors = {}
-    for s, f in zip(data[:, 0].astype(np.int64), data[:, 3]):
-        if np.isfinite(f):
-            factors[s] = f
+    data = np.array(rows, dtype=float).reshape(-1, 4)
+    # Constant per series (it depends on the collective and the rank count only).
+    known = np.isfinite(data[:, 3])
+    factors = dict(zip(data[known, 0].astype(np.int64).tolist(), data[known, 3].tolist()))
+    # run id -> position in its machine's order (-1: not placed, e.g. not in commit order)
+    lookup = np.full(max(rank_of, default=0) + 2, -1, dtype=np.int64)
+    lookup[list(rank_of)] = list(rank_of.values())
+    wanted_ids = np.array(sorted(keys), dtype=float)
     run_ids = data[:, 1].astype(np.int64)
-    ranks = np.array([rank_of[r] for r in run_ids.tolist()], dtype=np.int64)
+    ranks = lookup[np.minimum(run_ids, len(lookup) - 1)]
+    keep = (ranks >= 0) & np.isin(data[:, 0], wanted_ids)
+    data, ranks = data[keep], ranks[keep]
     sid, rnk, med, sizes = _group_medians(data[:, 0].astype(np.int64), ranks, data[:, 2])
     bounds = np.flatnonzero(np.r_[True, sid[1:] != sid[:-1], True])
     series = []
@@ -149,7 +153,7 @@ def load(store, options):
         machine_ids = order[key["machine"]]
         series.append(Series(key=key, run_ids=np.array([machine_ids[i] for i in rnk[a:b]]),
                              values=med[a:b], repeats=sizes[a:b],
-                             busbw_factor=factors.get(int(sid[a]))))
+                             busbw_factor=factors.get(int(sid[a])) or None))
     series.sort(key=lambda s: [s.key[f] for f in ("machine", "collective", "algorithm",
                                                    "dtype", "op", "placement", "timing",
                                                    "backend", "ranks", "nodes", "bytes")])
@@ -196,11 +200,11 @@ def _shape(values, index, before_seg, after_seg):
     return "drift" if line_rss < step_rss else "step"
 
 
-def value_changes(values, options, cache):
+def value_changes(values, options, cache, firsts=None):
     """Change dicts (without run ids) of one sequence of per-run values."""
     found = changepoint.detect_windows(values, options.window, options.p_value,
                                        options.min_runs, options.permutations, cache,
-                                       options.min_effect)
+                                       options.min_effect, firsts)
     out = []
     for cp, (effect, before, after), seg_before, seg_after in \
             _effects(values, found, options.min_effect):
@@ -221,10 +225,10 @@ def value_changes(values, options, cache):
     return out
 
 
-def series_changes(series, options, cache, values=None):
-    """Change dicts of one series (values: a prefix of its values, for 'was it there')."""
-    values = series.values if values is None else values
-    out = value_changes(values, options, cache)
+def series_changes(series, options, cache, firsts=None):
+    """Change dicts of one series."""
+    values = series.values
+    out = value_changes(values, options, cache, firsts)
     for change in out:
         change["run_id"] = int(series.run_ids[change["index"]])
         change["previous_run_id"] = int(series.run_ids[change["index"] - 1])
@@ -253,8 +257,10 @@ def analyse(store, options):
     """Load the series and find their change points; mark the new regressions."""
     history = load(store, options)
     cache = changepoint.NullCache(options.seed)
-    for series in history.series:
-        series.changes = series_changes(series, options, cache)
+    firsts = changepoint.first_tests([s.values for s in history.series], options.window,
+                                     options.min_runs)
+    for series, first in zip(history.series, firsts):
+        series.changes = series_changes(series, options, cache, first)
     _mark_new(history, cache)
     _attach_provenance(store, history)
     return history

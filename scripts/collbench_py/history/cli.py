@@ -291,9 +291,11 @@ _POINT_COLUMNS = ("collective", "algorithm", "dtype", "op", "bytes", "ranks", "n
 def _points(store, where, params, samples=False):
     cols = ", ".join(f"s.{c}" if c in store_mod.SERIES_FIELDS else f"p.{c}"
                      for c in _POINT_COLUMNS)
-    extra = ", p.samples" if samples else ""
+    extra = ", x.samples_us" if samples else ""
+    join = (" JOIN samples x ON x.run_id = p.run_id AND x.series_id = p.series_id"
+            " AND x.repeat = p.repeat") if samples else ""
     sql = (f"SELECT p.run_id, s.machine, {cols}{extra} FROM points p "
-           f"JOIN series s ON s.id = p.series_id JOIN runs r ON r.id = p.run_id "
+           f"JOIN series s ON s.id = p.series_id JOIN runs r ON r.id = p.run_id{join} "
            f"WHERE {where} ORDER BY r.start_time, r.id, s.collective, s.algorithm, "
            f"s.dtype, s.op, s.placement, s.ranks, s.bytes, p.repeat")
     return store.query(sql, params)

@@ -9,6 +9,12 @@ newer tool is refused instead of being misread.
 Writers take SQLite's own lock (BEGIN IMMEDIATE) with a short busy timeout, so a second
 ingest into the same file fails fast with a clear message instead of waiting or
 interleaving. Readers use ordinary shared locks.
+
+Each result file goes in under a savepoint of its own, so a file is stored whole or not
+at all; the savepoints are committed together about once a second. A commit costs an
+fsync (15-20 ms on the development VM's disk), which for a backfill of a thousand files
+would be most of the ingest; a process killed between commits loses at most the last
+second's files, whole, and ingesting them again stores them.
 """
 
 import json
@@ -83,12 +89,23 @@ CREATE TABLE points (
   busbw_gbps REAL,                   -- from the mean time, as in the file
   busbw_factor REAL,
   iters INTEGER,
+  warmup INTEGER,
   wrong INTEGER,
-  samples BLOB,                      -- samples_us as little-endian float64
+  ranks_per_node INTEGER,
+  slowest_rank INTEGER,
+  slowest_rank_share REAL,
   extra TEXT,                        -- JSON: record fields this schema has no column for
   PRIMARY KEY (run_id, series_id, repeat)
 ) WITHOUT ROWID;
-CREATE INDEX points_series ON points (series_id, run_id);
+-- Apart from the points, so that reading every point of a history (the analysis) does not
+-- read every sample too: the samples are most of the file.
+CREATE TABLE samples (
+  run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  series_id INTEGER NOT NULL,
+  repeat INTEGER NOT NULL,
+  samples_us BLOB NOT NULL,          -- little-endian float64, in the file's order
+  PRIMARY KEY (run_id, series_id, repeat)
+) WITHOUT ROWID;
 """
 
 
@@ -116,6 +133,9 @@ class Store:
 
     def write(self):
         return _WriteTransaction(self)
+
+    def batch(self, commit_every_s=1.0):
+        return _Batch(self, commit_every_s)
 
     def info(self):
         return dict(self.conn.execute("SELECT key, value FROM collbench_history"))
@@ -148,6 +168,68 @@ class _WriteTransaction:
                 raise _locked_or(self.store.path, err) from None
         else:
             conn.execute("ROLLBACK")
+        return False
+
+
+class _Batch:
+    """A write transaction committed every `commit_every_s`; `file()` wraps one file."""
+
+    def __init__(self, store, commit_every_s):
+        self.store = store
+        self.every = commit_every_s
+        self.since = None
+
+    def __enter__(self):
+        self._begin()
+        return self
+
+    def _begin(self):
+        import time
+        try:
+            self.store.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise _locked_or(self.store.path, exc) from None
+        self.since = time.monotonic()
+
+    def file(self):
+        return _Savepoint(self)
+
+    def after_file(self):
+        import time
+        if time.monotonic() - self.since >= self.every:
+            self._commit()
+            self._begin()
+
+    def _commit(self):
+        try:
+            self.store.conn.execute("COMMIT")
+        except sqlite3.OperationalError as err:
+            self.store.conn.execute("ROLLBACK")
+            raise _locked_or(self.store.path, err) from None
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self._commit()
+        elif self.store.conn.in_transaction:
+            self.store.conn.execute("ROLLBACK")
+        return False
+
+
+class _Savepoint:
+    def __init__(self, batch):
+        self.batch = batch
+
+    def __enter__(self):
+        self.batch.store.conn.execute("SAVEPOINT result_file")
+        return self.batch.store.conn
+
+    def __exit__(self, exc_type, exc, tb):
+        conn = self.batch.store.conn
+        if exc_type is not None:
+            conn.execute("ROLLBACK TO result_file")
+        conn.execute("RELEASE result_file")
+        if exc_type is None:
+            self.batch.after_file()
         return False
 
 
@@ -191,7 +273,7 @@ def _check_identity(path, conn):
     if version > SCHEMA_VERSION:
         raise InputError(f"{path}: store schema version {version} is newer than this tool "
                          f"(reads {SCHEMA_VERSION}); use a newer collbench-history")
-    missing = {"runs", "series", "points"} - tables
+    missing = {"runs", "series", "points", "samples"} - tables
     if missing:
         raise InputError(f"{path}: damaged collbench history store (no table "
                          f"{', '.join(sorted(missing))})")
