@@ -103,6 +103,24 @@ def test_ingest_twice_changes_nothing(tmp_path, store):
     assert dump(store) == before
 
 
+def test_a_sweep_folder_leaves_its_manifest_and_plot_data_out(tmp_path, store):
+    """What scripts/slurm/collbench-sweep.sbatch ingests with HISTORY set."""
+    sweep = tmp_path / "sweep"
+    (sweep / "plots").mkdir(parents=True)
+    for nodes in (1, 2):
+        gen.write(sweep / f"collbench-{nodes}nodes.json",
+                  result(0, ranks=(2 * nodes,), start_time=synth.day_time(0, nodes)))
+    (sweep / "manifest.json").write_text(json.dumps({"schema": "collbench.collect",
+                                                     "files": []}))
+    (sweep / "plots" / "allreduce-busbw.json").write_text(json.dumps(
+        {"schema": "collbench.plot-data", "series": []}))
+    out = history(store, "ingest", sweep)
+    assert out.returncode == 0, out.stderr
+    assert "2 stored" in out.stdout
+    series = json.loads(history(store, "ls", "--series", "--json").stdout)
+    assert {s["ranks"] for s in series} == {2, 4}
+
+
 def test_incomplete_run_is_replaced_by_its_complete_file(tmp_path, store):
     full = result(0)
     partial = json.loads(json.dumps(full))

@@ -269,22 +269,25 @@ def analyse(store, options):
 def _mark_new(history, cache):
     """A regression is new when the history without its series' latest run lacks it.
 
-    Only series measured in the latest run of their machine and collective can have a
-    new regression (a CI job may write one file per collective): an algorithm dropped from
-    the sweep long ago does not keep the gate failing.
+    Only series measured in the latest run of their machine, collective and rank layout
+    can have a new regression (a CI job may write one file per collective, a Slurm sweep
+    one per node count): an algorithm dropped from the sweep long ago does not keep the
+    gate failing.
     """
     position = {}
     for machine, ids in history.order.items():
         position.update((run_id, index) for index, run_id in enumerate(ids))
+    def group(series):
+        return tuple(series.key[f] for f in ("machine", "collective", "ranks", "nodes"))
+
     newest = {}
     for series in history.series:
-        group = (series.key["machine"], series.key["collective"])
-        newest[group] = max(newest.get(group, -1), position[int(series.run_ids[-1])])
+        newest[group(series)] = max(newest.get(group(series), -1),
+                                    position[int(series.run_ids[-1])])
     for series in history.series:
         for change in series.changes:
             change["new"] = False
-        group = (series.key["machine"], series.key["collective"])
-        if position[int(series.run_ids[-1])] != newest[group]:
+        if position[int(series.run_ids[-1])] != newest[group(series)]:
             continue
         n = len(series.values)
         # Windows away from the newest run are the same with or without it: only a

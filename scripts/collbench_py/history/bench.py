@@ -31,14 +31,15 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync")
 
-# Known events in the benchmark's history: (first day, collective, algorithm or None,
-# smallest size, factor, provenance change).
+# Known events in the benchmark's history: (first run as a fraction of the history, or
+# runs before its end when negative; collective, algorithm or None, smallest size, factor,
+# provenance change).
 EVENTS = (
-    (300, "allreduce", None, 1 << 20, 1.08, {"nccl": "2.21.5"}),
-    (550, "alltoall", None, 0, 0.94, {"mpi": "Open MPI v5.0.3"}),
-    (800, "allreduce", "ring", 0, 1.15, {}),
-    (860, "allreduce", "ring", 0, 1 / 1.15, {}),
-    (998, "alltoall", "pairwise", 1 << 16, 1.12, {}),
+    (0.30, "allreduce", None, 1 << 20, 1.08, {"nccl": "2.21.5"}),
+    (0.55, "alltoall", None, 0, 0.94, {"mpi": "Open MPI v5.0.3"}),
+    (0.80, "allreduce", "ring", 0, 1.15, {}),
+    (0.86, "allreduce", "ring", 0, 1 / 1.15, {}),
+    (-4, "alltoall", "pairwise", 1 << 16, 1.12, {}),
 )
 ALGORITHMS = {"allreduce": ("ring", "recursive_doubling", "rabenseifner", "tree",
                             "MPI_Allreduce"),
@@ -52,9 +53,10 @@ def _tool(*args, timeout=600):
     return time.perf_counter() - start, out
 
 
-def _factor(day, collective, algorithm, nbytes):
+def _factor(day, files, collective, algorithm, nbytes):
     factor, prov = 1.0, {}
-    for start, coll, algo, smallest, change, what in EVENTS:
+    for where, coll, algo, smallest, change, what in EVENTS:
+        start = files + where if where < 0 else int(where * files)
         if day >= start and coll == collective and algo in (None, algorithm) \
                 and nbytes >= smallest:
             factor *= change
@@ -77,8 +79,8 @@ def write_files(folder, noise, files, sizes, samples, noise_scale, seed=11):
                     entry = min(entries, key=lambda e: (abs(np.log2(e["bytes"] / nbytes)),
                                                         e["algorithm"] != algorithm))
                     rel, _ = synth.history(entry, 1, 1, rng)
-                    rel = 1.0 + (float(rel[0]) - 1.0) * noise_scale
-                    factor, prov = _factor(day, collective, algorithm, nbytes)
+                    rel = float(rel[0]) ** noise_scale
+                    factor, prov = _factor(day, files, collective, algorithm, nbytes)
                     value = synth._model_us(collective, nbytes, 16, number) * rel * factor
                     records.append(synth.record(collective, algorithm, nbytes, 16, 0,
                                                 synth.sampled(entry, rng, value, samples)))
@@ -94,7 +96,9 @@ def write_files(folder, noise, files, sizes, samples, noise_scale, seed=11):
 
 
 def chromium_load(page):
-    """(wall s of a blank page, wall s of the page, ms the page's script reports)."""
+    """Wall time of headless Chromium on a blank page and on `page` (best of three), and
+    the page's own count: from navigation start to the first frame after its load event
+    (performance.now(), written into the DOM)."""
     binary = shutil.which("chromium") or shutil.which("chromium-browser")
     if binary is None:
         return None
@@ -117,13 +121,23 @@ def chromium_load(page):
             walls.append(run("file://" + blank)[0])
             wall, dom = run("file://" + os.path.abspath(page))
             pages.append(wall)
-            match = re.search(r'data-render-ms="(\d+)"', dom)
+            match = re.search(r'data-load-ms="(\d+)"', dom)
             renders.append(int(match.group(1)) if match else None)
     finally:
         shutil.rmtree(blank_dir)
-    return {"blank_wall_s": min(walls), "page_wall_s": min(pages),
-            "render_ms": min(r for r in renders if r is not None) if any(renders) else None,
+    return {"blank_wall_s": round(min(walls), 2), "page_wall_s": round(min(pages), 2),
+            "load_ms": min(r for r in renders if r is not None) if any(renders) else None,
             "ready": all(r is not None for r in renders)}
+
+
+def screenshot(page, out, size="1280,1700"):
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    if binary is None:
+        raise InputError("--screenshot needs chromium (scripts/setup.sh --test installs it)")
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run([binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+                        f"--window-size={size}", f"--screenshot={os.path.abspath(out)}",
+                        "file://" + os.path.abspath(page)], capture_output=True, timeout=120)
 
 
 def perf(args):
@@ -151,6 +165,9 @@ def perf(args):
         pages = [os.path.join(work, "www", p) for p in os.listdir(os.path.join(work, "www"))]
         biggest = max(pages, key=os.path.getsize)
         load = chromium_load(biggest)
+        if args.screenshot:
+            screenshot(os.path.join(work, "www", "collective-allreduce.html"),
+                       args.screenshot)
         result = {
             "files": args.files, "records_per_file": 2 * 5 * len(sizes),
             "samples_per_record": args.samples, "input_mb": round(size_mb, 1),
@@ -182,6 +199,7 @@ def rates(args):
     from .analysis import Options, value_changes
     from .changepoint import NullCache
     noise = synth.load_noise(args.noise)
+    synth.scale_noise(noise, args.noise_scale)
     options = Options(p_value=args.p_value, min_effect=args.min_effect / 100.0)
     cache = NullCache(options.seed)
     start = time.perf_counter()
@@ -190,6 +208,7 @@ def rates(args):
     keys = ("flat_quiet", "step10_exact", "step10_extra", "step3_exact", "step3_within2")
     mean = {k: round(float(np.mean([r[k] for r in rows])), 3) for k in keys}
     return {"trials": args.trials, "runs": args.runs, "noise": args.noise,
+            "noise_scale": args.noise_scale,
             "invocations": noise.get("invocations"), "series": rows, "mean": mean,
             "seconds": round(time.perf_counter() - start, 1)}
 
@@ -232,8 +251,10 @@ def build_parser():
     p.add_argument("--samples", type=int, default=20)
     p.add_argument("--noise", default=DEFAULT_NOISE)
     p.add_argument("--noise-scale", type=float, default=1.0,
-                   help="multiply the measured deviations (1: as measured)")
+                   help="raise the measured ratios to this power (1: as measured)")
     p.add_argument("--keep", action="store_true", help="keep the generated folder")
+    p.add_argument("--screenshot", metavar="PNG", help="also a screenshot of the all-reduce "
+                   "page (the picture in docs/history.md)")
     p.add_argument("--json", metavar="FILE")
     p = sub.add_parser("rates", help="detection rates on synthetic histories")
     p.add_argument("--noise", default=DEFAULT_NOISE)
@@ -241,6 +262,9 @@ def build_parser():
     p.add_argument("--runs", type=int, default=50)
     p.add_argument("--p-value", type=float, default=0.01)
     p.add_argument("--min-effect", type=float, default=2.0, metavar="PCT")
+    p.add_argument("--noise-scale", type=float, default=1.0,
+                   help="raise the measured ratios to this power (0.25: a quarter of the "
+                        "spread, in log terms; 1: as measured)")
     p.add_argument("--json", metavar="FILE")
     p = sub.add_parser("noise", help="extract a noise file from result files")
     p.add_argument("inputs", nargs="+", metavar="RESULT")

@@ -279,17 +279,28 @@ def _refine(values, tau, min_size):
 
     Ranks are blind to the size of a gap: a clean 20% step whose last runs before it are
     the highest of their segment looks, in ranks, as if it began a few runs early.
-    Absolute deviations from the two medians see the gap and still shrug off outliers.
+    Deviations from the two medians see the gap. They are capped at the step's size (or
+    three robust standard deviations, if larger), so that an outlier run next to the step
+    (a hiccup at twice the time) weighs the same on either side and does not drag the step
+    onto itself, while an ordinary run on the wrong side still costs the whole step;
+    between equally good cuts the first run after the cut should look like the level after
+    it.
     """
     y = np.log(np.maximum(values, 1e-300))
     n = len(y)
 
-    def cost(k):
-        a, b = y[:k], y[k:]
-        return float(np.abs(a - np.median(a)).sum() + np.abs(b - np.median(b)).sum())
+    def residuals(k):
+        return np.r_[y[:k] - np.median(y[:k]), y[k:] - np.median(y[k:])]
 
-    candidates = range(max(min_size, tau - _REFINE), min(n - min_size, tau + _REFINE) + 1)
-    return min(candidates, key=lambda k: (cost(k), abs(k - tau)))
+    step = abs(float(np.median(y[tau:]) - np.median(y[:tau])))
+    cap = max(step, 3 * 1.4826 * float(np.median(np.abs(residuals(tau)))), 1e-9)
+    best = None
+    for k in range(max(min_size, tau - _REFINE), min(n - min_size, tau + _REFINE) + 1):
+        cost = float(np.minimum(np.abs(residuals(k)), cap).sum())
+        key = (round(cost / cap, 9), abs(y[k] - np.median(y[k:])), abs(k - tau))
+        if best is None or key < best[0]:
+            best = (key, k)
+    return best[1]
 
 
 def _test_segment(values, z, at_end, min_size, permutations, p_max, cache):

@@ -41,7 +41,7 @@ def _display(series):
 
 
 def _sig(value):
-    return None if value is None or not math.isfinite(value) else float(f"{value:.4g}")
+    return None if value is None or not math.isfinite(value) else float(f"{value:.3g}")
 
 
 def _pct(x):

@@ -167,5 +167,11 @@ SCRIPT = """
   if (hash) { showChange(+hash[1]); }
   document.body.setAttribute("data-render-ms", Math.round(performance.now()));
   document.body.setAttribute("data-ready", "1");
+  window.addEventListener("load", function () {
+    // After layout: what opening the page costs, for bench-history.
+    window.requestAnimationFrame(function () {
+      document.body.setAttribute("data-load-ms", Math.round(performance.now()));
+    });
+  });
 })();
 """

@@ -51,7 +51,8 @@ def _path(points):
 
 
 def thin(xs, ys, width_px):
-    """Keep the first, the minimum and the maximum, and the last point per pixel column."""
+    """Per pixel column, the lowest and the highest point (in x order), when the points
+    outnumber the columns twice over; fewer points draw the same picture."""
     if len(xs) <= 2 * width_px:
         return list(zip(xs, ys))
     out = []
@@ -59,22 +60,32 @@ def thin(xs, ys, width_px):
     for x, y in zip(xs, ys):
         col = int(x)
         if col != column and bucket:
-            out.extend(_bucket_points(bucket))
+            out.extend(_extremes(bucket))
             bucket = []
         column = col
         bucket.append((x, y))
     if bucket:
-        out.extend(_bucket_points(bucket))
+        out.extend(_extremes(bucket))
     return out
 
 
-def _bucket_points(bucket):
+def _extremes(bucket):
     if len(bucket) <= 2:
         return bucket
     lo = min(bucket, key=lambda p: p[1])
     hi = max(bucket, key=lambda p: p[1])
-    keep = sorted({bucket[0], lo, hi, bucket[-1]}, key=lambda p: p[0])
-    return keep
+    return sorted({lo, hi}, key=lambda p: p[0])
+
+
+def _robust_range(values, levels):
+    finite = sorted(v for v in values if v is not None and math.isfinite(v))
+    if not finite:
+        return 0.0, 1.0
+    cut = len(finite) // 50                  # 2% at each end
+    lo = min([finite[cut]] + levels)
+    hi = max([finite[len(finite) - 1 - cut]] + levels)
+    pad = (hi - lo) * 0.08 or abs(hi) * 0.05 or 1.0
+    return lo - pad, hi + pad
 
 
 def trend_chart(series_id, values, levels, changes, width=330, height=130, unit="GB/s"):
@@ -86,10 +97,10 @@ def trend_chart(series_id, values, levels, changes, width=330, height=130, unit=
     left, right, top, bottom = 46, 8, 10, 18
     plot_w, plot_h = width - left - right, height - top - bottom
     n = len(values)
-    finite = [v for v in values if v is not None and math.isfinite(v)]
-    lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
-    pad = (hi - lo) * 0.08 or abs(hi) * 0.05 or 1.0
-    lo, hi = lo - pad, hi + pad
+    lo, hi = _robust_range(values, [level for _, _, level in levels])
+    # Outlier runs (a machine hiccup can be 100x slow) are drawn at the edge, so that
+    # they do not flatten the band where the runs are.
+    values = [None if v is None else min(max(v, lo), hi) for v in values]
 
     def sx(i):
         return left + (plot_w * i / (n - 1) if n > 1 else plot_w / 2)

@@ -61,6 +61,15 @@ def load_noise(path):
     return data
 
 
+def scale_noise(noise, power):
+    """Shrink (power < 1) or grow the measured deviations, in log terms, in place."""
+    if power != 1.0:
+        for entry in noise["series"]:
+            entry["runs"] = entry["runs"] ** power
+            entry["shapes"] = [shape ** power for shape in entry["shapes"]]
+    return noise
+
+
 def spread(entry):
     """Run-to-run spread of a noise series: half the 16-84% range of one repeat, in %."""
     lo, hi = np.percentile(entry["runs"][:, 0], [16, 84])
