@@ -47,10 +47,16 @@ ALGORITHMS = {"allreduce": ("ring", "recursive_doubling", "rabenseifner", "tree"
 
 
 def _tool(*args, timeout=600):
+    """(wall s, CPU s of the child: user + system, CompletedProcess)."""
+    import resource
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     out = subprocess.run([sys.executable, os.path.join(SCRIPTS, "collbench-history"),
                           *map(str, args)], capture_output=True, text=True, timeout=timeout)
-    return time.perf_counter() - start, out
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return wall, cpu, out
 
 
 def _factor(day, files, collective, algorithm, nbytes):
@@ -142,7 +148,8 @@ def screenshot(page, out, size="1280,1700"):
 
 def perf(args):
     noise = synth.load_noise(args.noise)
-    sizes = [1 << k for k in range(3, 3 + args.sizes)]
+    first = max(0, int(args.smallest).bit_length() - 1)
+    sizes = [1 << k for k in range(first, first + args.sizes)]
     work = tempfile.mkdtemp(prefix="bench-history-")
     try:
         start = time.perf_counter()
@@ -150,17 +157,19 @@ def perf(args):
         made = time.perf_counter() - start
         store = os.path.join(work, "history.sqlite")
         size_mb = sum(os.path.getsize(p) for p in files) / 1e6
-        ingest_s, out = _tool("ingest", "--quiet", work, "--store", store)
+        load_before = os.getloadavg()[0]
+        ingest_s, ingest_cpu, out = _tool("ingest", "--quiet", work, "--store", store)
         _check(out, "ingest")
-        again_s, out = _tool("ingest", "--quiet", work, "--store", store)
+        again_s, _, out = _tool("ingest", "--quiet", work, "--store", store)
         _check(out, "ingest again")
-        changes_s, out = _tool("changes", "--quiet", "--store", store, "--json",
-                               os.path.join(work, "changes.json"))
+        changes_s, changes_cpu, out = _tool("changes", "--quiet", "--store", store, "--json",
+                                            os.path.join(work, "changes.json"))
         if out.returncode not in (0, 1):
             _check(out, "changes")
         with open(os.path.join(work, "changes.json"), encoding="utf-8") as handle:
             report = json.load(handle)
-        site_s, out = _tool("site", "-o", os.path.join(work, "www"), "--store", store)
+        site_s, site_cpu, out = _tool("site", "-o", os.path.join(work, "www"), "--store",
+                                      store)
         _check(out, "site")
         pages = [os.path.join(work, "www", p) for p in os.listdir(os.path.join(work, "www"))]
         biggest = max(pages, key=os.path.getsize)
@@ -170,12 +179,17 @@ def perf(args):
                        args.screenshot)
         result = {
             "files": args.files, "records_per_file": 2 * 5 * len(sizes),
+            "sizes": [sizes[0], sizes[-1]],
             "samples_per_record": args.samples, "input_mb": round(size_mb, 1),
             "generate_s": round(made, 1), "ingest_s": round(ingest_s, 2),
-            "ingest_again_s": round(again_s, 2), "changes_s": round(changes_s, 2),
+            "ingest_cpu_s": round(ingest_cpu, 2), "ingest_again_s": round(again_s, 2),
+            "changes_s": round(changes_s, 2), "changes_cpu_s": round(changes_cpu, 2),
             "changes_exit": out.returncode, "change_points": len(report["changes"]),
             "new_regressions": sum(1 for c in report["changes"] if c["new"]),
             "verdict": report["verdict"], "site_s": round(site_s, 2),
+            "site_cpu_s": round(site_cpu, 2),
+            "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],
+            "cores": os.cpu_count(),
             "store_mb": round(os.path.getsize(store) / 1e6, 1),
             "biggest_page": os.path.basename(biggest),
             "biggest_page_mb": round(os.path.getsize(biggest) / 1e6, 2),
@@ -247,7 +261,9 @@ def build_parser():
     sub.required = True
     p = sub.add_parser("perf", help="ingest / changes / site / Chromium timings")
     p.add_argument("--files", type=int, default=1000)
-    p.add_argument("--sizes", type=int, default=20, help="sizes per algorithm (from 8 B)")
+    p.add_argument("--sizes", type=int, default=20, help="sizes per algorithm (default 20)")
+    p.add_argument("--smallest", type=int, default=8, help="smallest size, a power of two "
+                   "(default 8)")
     p.add_argument("--samples", type=int, default=20)
     p.add_argument("--noise", default=DEFAULT_NOISE)
     p.add_argument("--noise-scale", type=float, default=1.0,

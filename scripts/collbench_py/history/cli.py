@@ -8,7 +8,7 @@ import re
 import sqlite3
 import sys
 from array import array
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from .. import InputError, make_parser
 from ..units import format_gbps, format_size, format_us
@@ -144,9 +144,9 @@ def analysis_options(args):
         raise InputError(f"--window {args.window} is too short for --min-runs "
                          f"{args.min_runs}: use at least {4 * args.min_runs}")
     return Options(p_value=args.p_value, min_effect=args.min_effect, min_runs=args.min_runs,
-                   window=args.window, permutations=args.permutations, seed=args.seed, order=args.order,
-                   repo=args.repo, machine=args.machine, collective=args.collective,
-                   algorithm=args.algorithm)
+                   window=args.window, permutations=args.permutations, seed=args.seed,
+                   order=args.order, repo=args.repo, machine=args.machine,
+                   collective=args.collective, algorithm=args.algorithm)
 
 
 def build_parser():
@@ -209,13 +209,12 @@ def cmd_ingest(args):
     from .ingest import expand_inputs, ingest
     paths = expand_inputs(args.inputs)
     with store_mod.open_store(_store_path(args), create=True, wait_s=args.wait) as store:
-        def report(run, status, run_id):
+        def report(path, status, run_id, records, machine):
             if args.quiet:
                 return
             what = {"stored": "stored", "present": "already stored",
                     "replaced": "replaced an incomplete copy"}[status]
-            print(f"{run.path}: {what} as run {run_id} ({len(run.points)} records, "
-                  f"{run.machine})")
+            print(f"{path}: {what} as run {run_id} ({records} records, {machine})")
         counts = ingest(store, paths, args.label, report)
         total = store.query("SELECT count(*) FROM runs")[0][0]
     print(f"{PROG}: {counts['stored']} stored, {counts['replaced']} replaced, "
@@ -284,8 +283,9 @@ def _find_run(store, text):
 
 
 _POINT_COLUMNS = ("collective", "algorithm", "dtype", "op", "bytes", "ranks", "nodes",
-                  "placement", "timing", "backend", "repeat", "iters", "p50_us", "mean_us",
-                  "min_us", "max_us", "stdev_us", "busbw_gbps", "busbw_factor", "wrong")
+                  "placement", "timing", "backend", "repeat", "iters", "warmup", "p50_us",
+                  "mean_us", "min_us", "max_us", "stdev_us", "busbw_gbps", "busbw_factor",
+                  "wrong", "ranks_per_node", "slowest_rank", "slowest_rank_share", "extra")
 
 
 def _points(store, where, params, samples=False):
@@ -314,8 +314,9 @@ def cmd_show(args):
     prov = header.get("provenance", {})
     print(f"run {run_id}: {run['start_time']} .. {run['end_time'] or '?'}, machine "
           f"{run['machine']}, {'complete' if run['complete'] else 'INCOMPLETE'}")
-    for label, value in (("source", run["source"]), ("collbench", f"{prov.get('collbench_version')} "
-                         f"{prov.get('git_sha')}"), ("MPI", prov.get("mpi_library")),
+    collbench = f"{prov.get('collbench_version')} {prov.get('git_sha')}"
+    for label, value in (("source", run["source"]), ("collbench", collbench),
+                         ("MPI", prov.get("mpi_library")),
                          ("NCCL", prov.get("nccl_version")), ("driver", run["driver"]),
                          ("hosts", ", ".join(run["hosts"])), ("CPU", prov.get("cpu_model")),
                          ("command", " ".join(prov.get("command_line") or []))):

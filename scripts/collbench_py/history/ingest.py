@@ -56,14 +56,17 @@ def _reject_constant(name):
     raise ValueError(f"non-finite number {name}")
 
 
-def _load(path):
+def _read(path):
     try:
         with open(path, "rb") as handle:
-            raw = handle.read()
+            return handle.read()
     except IsADirectoryError:
         raise InputError(f"{path}: is a folder, expected a result file") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _parse(path, raw):
     if not raw.strip():
         raise InputError(f"{path}: file is empty (the run may have died before writing it)")
     try:
@@ -261,9 +264,10 @@ def run_identity(prov):
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
-def read_run(path, label=None):
+def read_run(path, label=None, raw=None):
     """Read and check one result file into a Run; raise InputError naming the problem."""
-    raw, data = _load(path)
+    raw = _read(path) if raw is None else raw
+    raw, data = _parse(path, raw)
     _check_header(path, data)
     prov = data["provenance"]
     machine = machine_name(prov, label)
@@ -379,14 +383,30 @@ def _series_id(conn, key):
 
 
 def ingest(store, paths, label=None, report=None):
-    """Check every file, then store each in its own transaction. Returns counts by status."""
-    runs = [read_run(path, label) for path in paths]
-    counts = {"stored": 0, "present": 0, "replaced": 0}
+    """Check every file, then store each atomically. Returns counts by status.
+
+    report(path, status, run id, records, machine) is called per file. A file whose bytes
+    are already stored is recognised by its digest and not parsed again.
+    """
+    stored = {digest: (run_id, records, machine) for digest, run_id, records, machine in
+              store.query("SELECT digest, id, records, machine FROM runs")}
+    runs, present = [], []
+    for path in paths:
+        raw = _read(path)
+        digest = hashlib.sha256(raw).hexdigest()
+        if digest in stored:
+            present.append((path, stored[digest]))
+        else:
+            runs.append(read_run(path, label, raw))
+    counts = {"stored": 0, "present": len(present), "replaced": 0}
+    for path, (run_id, records, machine) in present:
+        if report:
+            report(path, "present", run_id, records, machine)
     series_ids = {}
     with store.batch() as batch:
         for run in runs:
             status, run_id = store_run(batch, run, series_ids)
             counts[status] += 1
             if report:
-                report(run, status, run_id)
+                report(run.path, status, run_id, len(run.points), run.machine)
     return counts

@@ -10,7 +10,7 @@ import os
 import re
 from html import escape
 
-from ..units import format_size, format_us
+from ..units import format_size
 from . import provenance, site_assets, site_svg
 from .analysis import series_label
 

@@ -139,9 +139,9 @@ def trend_chart(series_id, values, levels, changes, width=330, height=130, unit=
     return "".join(out)
 
 
-def size_chart(lines, width=560, height=300, unit="busbw (GB/s)"):
+def size_chart(lines, width=600, height=300, unit="busbw (GB/s)"):
     """Value vs size on a log2 axis. lines: (name, colour, dashed, [(bytes, value)])."""
-    left, right, top, bottom = 56, 150, 14, 34
+    left, right, top, bottom = 56, 190, 14, 34
     plot_w, plot_h = width - left - right, height - top - bottom
     sizes = sorted({b for _, _, _, pts in lines for b, v in pts if v is not None})
     values = [v for _, _, _, pts in lines for _, v in pts if v is not None]

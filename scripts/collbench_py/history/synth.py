@@ -125,8 +125,8 @@ def detection_rates(noise, detect, trials=200, runs=50, seed=7):
             step3_near += any(abs(c["index"] - at) <= 2 and c["kind"] == "regression"
                               for c in found)
         row.update(trials=trials, flat_quiet=flat / trials, step10_exact=step10 / trials,
-                   step10_within1=step10_near / trials, step10_extra=extra10 / trials, step3_exact=step3 / trials,
-                   step3_within2=step3_near / trials)
+                   step10_within1=step10_near / trials, step10_extra=extra10 / trials,
+                   step3_exact=step3 / trials, step3_within2=step3_near / trials)
         out.append(row)
     return out
 
