@@ -372,6 +372,36 @@ def test_a_regression_is_new_in_the_run_that_confirms_it(tmp_path, store):
     assert read_json(tmp_path / "s.json")["changes"] == []
 
 
+def test_new_in_a_history_longer_than_a_window():
+    """With 150 runs (two windows and more) only the windows at the end are searched again
+    without the latest run: a step confirmed by the latest run is new, an old one is not."""
+    rng = np.random.default_rng(8)
+    values = 100 + rng.normal(0, 0.5, 150)
+    values[40:] *= 1.2
+    values[145:] *= 1.2
+
+    def analysed(count):
+        ids = np.arange(1, count + 1)
+        key = {"id": 1, "machine": "m", "collective": "allreduce", "algorithm": "ring",
+               "dtype": "f32", "op": "sum", "bytes": 1 << 20, "ranks": 4, "nodes": 1,
+               "placement": "out", "timing": "per-call", "backend": "mpi"}
+        series = analysis.Series(key=key, run_ids=ids, values=values[:count],
+                                 repeats=np.ones(count))
+        runs = {int(i): {"start_time": synth.day_time(int(i))} for i in ids}
+        found = analysis.History(runs=runs, order={"m": [int(i) for i in ids]},
+                                 series=[series], options=analysis.Options())
+        cache = changepoint.NullCache()
+        series.changes = analysis.series_changes(series, found.options, cache)
+        analysis._mark_new(found, cache)
+        return [(c["index"], c["new"]) for c in series.changes]
+
+    flags = {count: analysed(count) for count in range(146, 151)}
+    assert all((40, False) in found for found in flags.values())
+    first = min(count for count, found in flags.items() if (145, True) in found)
+    assert first <= 150 and all(not any(c[0] == 145 for c in flags[count])
+                                for count in range(146, first))
+
+
 def test_a_recovered_regression_is_not_open(tmp_path, store):
     paths = []
     for day in range(36):

@@ -200,11 +200,14 @@ def _shape(values, index, before_seg, after_seg):
     return "drift" if line_rss < step_rss else "step"
 
 
-def value_changes(values, options, cache, firsts=None):
-    """Change dicts (without run ids) of one sequence of per-run values."""
+def value_changes(values, options, cache, firsts=None, after=0):
+    """Change dicts (without run ids) of one sequence of per-run values.
+
+    after: search only the windows that end after this run.
+    """
     found = changepoint.detect_windows(values, options.window, options.p_value,
                                        options.min_runs, options.permutations, cache,
-                                       options.min_effect, firsts)
+                                       options.min_effect, firsts, after)
     out = []
     for cp, (effect, before, after), seg_before, seg_after in \
             _effects(values, found, options.min_effect):
@@ -296,12 +299,13 @@ def _mark_new(history, cache):
                       and c["status"] == "open" and c["index"] >= n - history.options.window]
         if not candidates:
             continue
-        start = max(0, n - 1 - history.options.window)
-        before = value_changes(series.values[start:n - 1], history.options, cache) \
-            if n > 1 else []
+        # The same windows as the analysis before the latest run would have searched, as
+        # far as they can hold these candidates.
+        before = value_changes(series.values[:n - 1], history.options, cache,
+                               after=n - 1 - history.options.window) if n > 1 else []
         for change in candidates:
             change["new"] = not any(
-                old["kind"] == "regression" and abs(start + old["index"] - change["index"])
+                old["kind"] == "regression" and abs(old["index"] - change["index"])
                 <= _MATCH_RUNS for old in before)
 
 

@@ -393,16 +393,17 @@ def first_tests(all_values, window, min_size):
 
 def detect_windows(values, window=DEFAULT_WINDOW, p_max=DEFAULT_P_VALUE,
                    min_size=DEFAULT_MIN_SIZE, permutations=DEFAULT_PERMUTATIONS, cache=None,
-                   min_effect=0.0, firsts=None):
+                   min_effect=0.0, firsts=None, after=0):
     """detect() in each window; one change point per cluster of nearby detections.
 
     A change seen by two windows keeps the detection with the smaller p-value, and among
     equals the one further from its window's edges (more runs on both sides).
     firsts: this series' entry of first_tests(), when the caller batched them.
+    after: only the windows that end after this run (the rest are known already).
     """
     cache = cache if cache is not None else NullCache()
     values = np.asarray(values, dtype=float)
-    spans = windows(len(values), window)
+    spans = [span for span in windows(len(values), window) if span[1] > after]
     if firsts is None:
         firsts = first_tests([values], window, min_size)[0]
     seen = []
