@@ -199,6 +199,12 @@ def test_unusable_file_is_refused_and_nothing_stored(tmp_path, store, filled, ki
     assert dump(store) == filled  # not even the good file before it
 
 
+def test_unusable_file_does_not_create_a_store(tmp_path, store):
+    out = history(store, "ingest", _bad_file(tmp_path, "truncated"))
+    assert out.returncode == 2 and "looks truncated" in one_error_line(out)
+    assert not store.exists()
+
+
 def test_store_that_is_not_a_store(tmp_path):
     paths = write_history(tmp_path, 1)
     text = tmp_path / "notes.sqlite"

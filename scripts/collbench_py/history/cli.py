@@ -206,16 +206,27 @@ def build_parser():
 # --- commands ---------------------------------------------------------------------------
 
 def cmd_ingest(args):
-    from .ingest import expand_inputs, ingest
+    from .ingest import check_files, expand_inputs, ingest, stored_digests
     paths = expand_inputs(args.inputs)
-    with store_mod.open_store(_store_path(args), create=True, wait_s=args.wait) as store:
-        def report(path, status, run_id, records, machine):
-            if args.quiet:
-                return
-            what = {"stored": "stored", "present": "already stored",
-                    "replaced": "replaced an incomplete copy"}[status]
-            print(f"{path}: {what} as run {run_id} ({records} records, {machine})")
-        counts = ingest(store, paths, args.label, report)
+    path = _store_path(args)
+    if os.path.exists(path):
+        with store_mod.open_store(path, wait_s=args.wait) as store:
+            known = stored_digests(store)
+    else:
+        known = {}
+    # Every file is checked before the store is touched (or made): bad input leaves it
+    # as it was, or absent.
+    runs, present = check_files(paths, args.label, known)
+
+    def report(file_path, status, run_id, records, machine):
+        if args.quiet:
+            return
+        what = {"stored": "stored", "present": "already stored",
+                "replaced": "replaced an incomplete copy"}[status]
+        print(f"{file_path}: {what} as run {run_id} ({records} records, {machine})")
+
+    with store_mod.open_store(path, create=True, wait_s=args.wait) as store:
+        counts = ingest(store, runs, present, report)
         total = store.query("SELECT count(*) FROM runs")[0][0]
     print(f"{PROG}: {counts['stored']} stored, {counts['replaced']} replaced, "
           f"{counts['present']} already present; {total} runs in {store.path}")

@@ -382,14 +382,13 @@ def _series_id(conn, key):
     return cursor.lastrowid
 
 
-def ingest(store, paths, label=None, report=None):
-    """Check every file, then store each atomically. Returns counts by status.
+def check_files(paths, label=None, stored=None):
+    """(runs to store, [(path, (run id, records, machine))] already stored).
 
-    report(path, status, run id, records, machine) is called per file. A file whose bytes
-    are already stored is recognised by its digest and not parsed again.
+    stored: digest -> (run id, records, machine) of the store; a file whose bytes are
+    already there is recognised by its digest and not parsed again.
     """
-    stored = {digest: (run_id, records, machine) for digest, run_id, records, machine in
-              store.query("SELECT digest, id, records, machine FROM runs")}
+    stored = stored or {}
     runs, present = [], []
     for path in paths:
         raw = _read(path)
@@ -398,6 +397,19 @@ def ingest(store, paths, label=None, report=None):
             present.append((path, stored[digest]))
         else:
             runs.append(read_run(path, label, raw))
+    return runs, present
+
+
+def stored_digests(store):
+    return {digest: (run_id, records, machine) for digest, run_id, records, machine in
+            store.query("SELECT digest, id, records, machine FROM runs")}
+
+
+def ingest(store, runs, present, report=None):
+    """Store checked runs, each atomically. Returns counts by status.
+
+    report(path, status, run id, records, machine) is called per file.
+    """
     counts = {"stored": 0, "present": len(present), "replaced": 0}
     for path, (run_id, records, machine) in present:
         if report:
