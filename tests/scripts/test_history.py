@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import gen_results as gen
-from collbench_py.history import analysis, changepoint, synth
+from collbench_py.history import analysis, changepoint, cli, synth
 from collbench_py.history.store import open_store
 from conftest import HERE, read_json, run_script
 
@@ -350,31 +350,36 @@ def test_changes_finds_the_step_and_its_provenance(tmp_path, store):
     assert "### Open regressions" in text and "MPI library" in text
 
 
-def test_a_regression_is_new_in_the_run_that_confirms_it(tmp_path, store):
+def test_a_regression_is_new_in_the_run_that_confirms_it(tmp_path, store, capsys):
     """E-Divisive favours balanced splits: a clean step near the newest run reaches
     p <= 0.01 once three or four runs follow it (docs/history.md). It is new in the run
     that shows it after a run that did not (a change near the threshold can come and go);
-    the report names the first run after the step."""
+    the report names the first run after the step. In process: eleven commands."""
     paths = write_history(tmp_path, 31, step_day=25)
-    assert history(store, "ingest", *paths[:26]).returncode == 0
+
+    def run(*args):
+        code = cli.main([*map(str, args), "--store", str(store)])
+        capsys.readouterr()
+        return code
+
+    assert run("ingest", "--quiet", *paths[:26]) == 0
     seen, previous = set(), set()
     for day in range(26, 31):
-        out = history(store, "changes", "--json", tmp_path / "c.json", "--markdown",
-                      tmp_path / "c.md")
+        code = run("changes", "--json", tmp_path / "c.json", "--markdown", tmp_path / "c.md")
         changes = read_json(tmp_path / "c.json")["changes"]
         keys = {(c["series"]["algorithm"], c["series"]["bytes"]) for c in changes}
         new = {(c["series"]["algorithm"], c["series"]["bytes"]) for c in changes if c["new"]}
         assert new == keys - previous, day
-        assert out.returncode == (1 if new else 0), out.stdout + out.stderr
+        assert code == (1 if new else 0)
         if new:
             assert "### New regressions" in (tmp_path / "c.md").read_text()
         assert all(c["run"]["start_time"] == synth.day_time(25) for c in changes)
         seen |= keys
         previous = keys
-        assert history(store, "ingest", paths[day]).returncode == 0
+        assert run("ingest", "--quiet", paths[day]) == 0
     assert seen == {(a, b) for a in ("ring", "native") for b in (MIB, 4 * MIB)}
     # --since filters the listing, not the gate.
-    out = history(store, "changes", "--since", "1d", "--json", tmp_path / "s.json")
+    run("changes", "--since", "1d", "--json", tmp_path / "s.json")
     assert read_json(tmp_path / "s.json")["changes"] == []
 
 
