@@ -32,7 +32,8 @@ std::string Options::canonical() const {
   for (const auto& a : algorithms) s << a << ',';
   s << '|' << algo_auto << '|' << static_cast<int>(placement) << '|' << check << '|'
     << rotate_buffers << '|' << segment_bytes << '|' << inter_node_algorithm << '|' << mpi_max_count
-    << '|' << repeat << '|' << ranks_sweep << '|' << ranks_per_node;
+    << '|' << repeat << '|' << ranks_sweep << '|' << ranks_per_node << '|' << instability_threshold
+    << '|' << stable_budget_s;
   s << '|' << backend << '|' << gpu_map << '|' << cuda_graph;
   return s.str();
 }
@@ -86,6 +87,13 @@ void validate_options(Options& o, const std::vector<std::string>& algo_args,
   if (!(o.timeout_s >= 0) || !std::isfinite(o.timeout_s))
     throw UsageError("--timeout must be a number of seconds >= 0 (0 = never)");
   if (o.repeat < 1) throw UsageError("--repeat must be at least 1");
+  if (!(o.instability_threshold > 0 && o.instability_threshold < 1))
+    throw UsageError("--instability-threshold " + std::to_string(o.instability_threshold) +
+                     ": must be a fraction between 0 and 1 (e.g. 0.25: a 25% change of level)");
+  if (o.stable_budget_s != 0 && !(o.stable_budget_s > 0 && o.stable_budget_s <= 1e6) ||
+      std::isnan(o.stable_budget_s))
+    throw UsageError("--stable " + std::to_string(o.stable_budget_s) +
+                     ": the budget per point must be a number of seconds above 0");
   if (o.ranks_per_node < 0) throw UsageError("--ranks-per-node cannot be negative");
   if (o.mpi_max_count < 1) throw UsageError("--mpi-max-count must be at least 1");
   size_sweep(o.min_bytes, o.max_bytes, o.step_factor, o.step_bytes);  // throws when too long
@@ -238,6 +246,13 @@ void add_benchmark_commands(CLI::App& app, std::function<int()>& action,
                       "flat algorithm between nodes in the hierarchical " + std::string(tr.title))
           ->capture_default_str();
     sub->add_option("--repeat", raw->o.repeat, "repeat the whole sweep N times")
+        ->capture_default_str();
+    sub->add_option("--stable", raw->o.stable_budget_s,
+                    "re-measure a point whose samples are not one regime, for up to SECONDS per "
+                    "point (the record says how many attempts and whether it became stable)");
+    sub->add_option("--instability-threshold", raw->o.instability_threshold,
+                    "relative change of level that flags a point unstable (regime switch inside "
+                    "its samples, or repeats that disagree); tail: p95/p50 above 1 + 4x this")
         ->capture_default_str();
     sub->add_flag("--ranks-sweep", raw->o.ranks_sweep,
                   "measure on 2, 4, 8, ... ranks up to all, choosing whole nodes first");

@@ -22,8 +22,8 @@ Faults Faults::from_env() {
     x.kind = item.substr(0, a);
     x.rank = std::atoi(item.substr(a + 1, b - a - 1).c_str());
     x.arg = parse_size(item.substr(b + 1), "COLLBENCH_FAULT argument");
-    if (x.kind != "stall" && x.kind != "kill" && x.kind != "corrupt")
-      throw UsageError("COLLBENCH_FAULT kind '" + x.kind + "' is not stall, kill or corrupt");
+    if (x.kind != "stall" && x.kind != "kill" && x.kind != "corrupt" && x.kind != "slow")
+      throw UsageError("COLLBENCH_FAULT kind '" + x.kind + "' is not stall, kill, corrupt or slow");
     f.list.push_back(x);
   }
   return f;

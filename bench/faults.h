@@ -3,6 +3,7 @@
 //   stall:R:BYTES    rank R stops before the warm-up of the first size >= BYTES (never resumes)
 //   kill:R:BYTES     rank R kills itself (SIGKILL) at the first size >= BYTES
 //   corrupt:R:INDEX  rank R overwrites element INDEX of its output before every check
+//   slow:R:N         from the N-th timed call of every point on, rank R's calls take 4x as long
 #pragma once
 
 #include <cstddef>

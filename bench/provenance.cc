@@ -106,6 +106,8 @@ json options_json(const Options& o) {
   j["segment_bytes"] = o.segment_bytes;
   j["inter_node_algorithm"] = o.inter_node_algorithm;
   j["repeat"] = o.repeat;
+  j["instability_threshold"] = o.instability_threshold;
+  if (o.stable_budget_s > 0) j["stable_budget_s"] = o.stable_budget_s;
   j["ranks_sweep"] = o.ranks_sweep;
   j["ranks_per_node"] = o.ranks_per_node;
   j["mpi_max_count"] = o.mpi_max_count;

@@ -3,9 +3,11 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "bench/stability.h"
 #include "bench/stats.h"
 #include "collectives/collective.h"
 #include "collectives/dtype.h"
@@ -34,6 +36,9 @@ struct Record {
   std::vector<double> samples_us;
   double nccl_estimate_us = -1;  // NCCL's own model time (ncclGroupSimulateEnd); -1: none
   nlohmann::json step;           // workload runs: the training-step item measured; else null
+  std::optional<Instability> instability;  // set when the samples are not one regime
+  int attempts = 1;                        // --stable: measurements of this point
+  std::string stable_outcome;              // --stable: "stable" or "budget exhausted"
 
   nlohmann::json to_json() const;
 };

@@ -2,6 +2,7 @@
 // every measured row so that a run that dies keeps everything measured before, marked incomplete.
 #pragma once
 
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -21,6 +22,8 @@ class ResultSink {
   void set_extra(const std::string& key, nlohmann::json value);
   void set_in_progress(const std::string& what);  // recorded as the failure if the run dies
   void add(const Record& r);                      // appends and rewrites the files
+  // Changes the records measured so far (a verdict that needs all of them) and rewrites.
+  void update(const std::function<void(std::vector<Record>&)>& change);
   void finish(bool complete, const std::string& failure);
   const std::vector<Record>& records() const { return records_; }
   nlohmann::json to_json(bool complete, const std::string& failure) const;
@@ -36,6 +39,11 @@ class ResultSink {
   std::string in_progress_;
   std::mutex mu_;
 };
+
+// One line per point where the MPI library's (or NCCL's) own collective is more than `factor`
+// times slower than the best of collbench's algorithms, or the reverse: so that a reader does not
+// take a library's tuning choice for a harness fault, or the other way round.
+std::vector<std::string> library_anomalies(const std::vector<Record>& records, double factor = 5.0);
 
 // The nccl-tests-like table on stdout.
 class ConsoleTable {

@@ -3,12 +3,15 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <sstream>
 #include <thread>
 
 #include "bench/provenance.h"
 #include "bench/sizes.h"
+#include "bench/stability.h"
 #include "collectives/mpi/mpi_transport.h"
 #include "collectives/registry.h"
 
@@ -36,6 +39,46 @@ void compute_offsets(std::vector<std::size_t>& offsets, std::size_t bytes, std::
     off += stride;
   }
 }
+
+std::string fmt_seconds(double s) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.3g s", s);
+  return b;
+}
+
+// The "slow:R:N" fault: from the N-th timed call of every point on, rank R's call takes four
+// times as long (a regime switch the stability test must flag). Only built when the fault is set.
+class SlowAfter final : public Algorithm {
+ public:
+  SlowAfter(Algorithm& inner, std::size_t after) : inner_(inner), after_(after) {}
+  std::string_view name() const override { return inner_.name(); }
+  collectives::Collective collective() const override { return inner_.collective(); }
+  std::optional<std::string> supports(const collectives::AlgorithmContext& c,
+                                      const CollectiveArgs& a) const override {
+    return inner_.supports(c, a);
+  }
+  void prepare(const collectives::AlgorithmContext& c, const CollectiveArgs& a) override {
+    inner_.prepare(c, a);
+  }
+  Status run(const void* s, void* r, const CollectiveArgs& a, Deadline d) override {
+    const auto t0 = std::chrono::steady_clock::now();
+    Status st = inner_.run(s, r, a, d);
+    if (calls_++ >= after_) {
+      const auto took = std::chrono::steady_clock::now() - t0;
+      const auto until =
+          std::chrono::steady_clock::now() +
+          std::max<std::chrono::steady_clock::duration>(3 * took, std::chrono::microseconds(50));
+      while (std::chrono::steady_clock::now() < until) {
+      }
+    }
+    return st;
+  }
+
+ private:
+  Algorithm& inner_;
+  std::size_t after_;
+  std::size_t calls_ = 0;
+};
 
 }  // namespace
 
@@ -141,8 +184,11 @@ Record Runner::measure(Group& g, Algorithm& algo, const PointSpec& p) {
   // Timed data: the check pattern, so values stay small and finite for a while.
   backend_.fill_input(tr, args.in_place ? recv : send, args, g.rank, g.size, 0);
 
+  std::optional<SlowAfter> slow;
+  if (const auto* f = faults_.find("slow", world_rank_))
+    slow.emplace(algo, static_cast<std::size_t>(o_.warmup) + f->arg);
   collectives::TimedLoop loop;
-  loop.algorithm = &algo;
+  loop.algorithm = slow ? static_cast<Algorithm*>(&*slow) : &algo;
   loop.args = args;
   loop.send = send;
   loop.recv = recv;
@@ -244,6 +290,9 @@ Record Runner::measure(Group& g, Algorithm& algo, const PointSpec& p) {
   rec.slowest_rank = std::max(best, 0);
   rec.slowest_rank_share = o_.iters > 0 ? static_cast<double>(best_n) / o_.iters : 0.0;
   rec.time_us = compute_stats(rec.samples_us);
+  StabilityOptions so;
+  so.threshold = o_.instability_threshold;
+  rec.instability = find_instability(rec.samples_us, so);
   rec.busbw_factor = collectives::busbw_factor(args.collective, g.size);
   auto gbps = [&](double us) {
     return us > 0 ? static_cast<double>(p.bytes) / (us * 1e-6) / 1e9 : 0.0;
@@ -265,6 +314,37 @@ Record Runner::measure(Group& g, Algorithm& algo, const PointSpec& p) {
     }
   }
   return rec;
+}
+
+Record Runner::measure_point(Group& g, Algorithm& algo, const PointSpec& p) {
+  if (!(o_.stable_budget_s > 0)) return measure(g, algo, p);
+  const auto start = std::chrono::steady_clock::now();
+  for (int attempt = 1;; ++attempt) {
+    Record rec = measure(g, algo, p);
+    // [0]: stop, [1]: stable, [2]: one attempt is longer than the budget.
+    int decision[3] = {0, 0, 0};
+    if (g.stats_rank == 0) {
+      const double elapsed =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const bool stable = !rec.instability;
+      // Another attempt is started only when one more of the same length still fits.
+      const bool out_of_time = elapsed * (attempt + 1) / attempt > o_.stable_budget_s;
+      decision[0] = stable || out_of_time;
+      decision[1] = stable;
+      decision[2] = attempt == 1 && rec.time_us.p50 * 1e-6 > o_.stable_budget_s;
+    }
+    CB_MPI_CHECK(MPI_Bcast(decision, 3, MPI_INT, 0, g.stats));
+    if (decision[2])
+      throw UsageError("--stable " + fmt_seconds(o_.stable_budget_s) + ": one iteration of " +
+                       describe_point(p.args, p.algorithm, p.bytes, g.size) + " takes " +
+                       fmt_seconds(rec.time_us.p50 * 1e-6) +
+                       ", longer than the whole budget of a point; give a larger budget");
+    if (decision[0]) {
+      rec.attempts = attempt;
+      rec.stable_outcome = decision[1] ? "stable" : "budget exhausted";
+      return rec;
+    }
+  }
 }
 
 topology::HostMap gather_hosts(MPI_Comm comm) {

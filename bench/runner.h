@@ -81,6 +81,10 @@ class Runner {
   // rank 0 (elsewhere only nccl_estimate_us). A failed or timed-out call ends the job through
   // the watchdog, naming the step.
   Record measure(Group& g, collectives::Algorithm& algo, const PointSpec& p);
+  // measure(), repeated while the samples are unstable and --stable's budget allows another
+  // attempt (the decision is rank 0's, broadcast, so every rank runs the same collectives).
+  // Throws UsageError on every rank when one attempt alone takes longer than the budget.
+  Record measure_point(Group& g, collectives::Algorithm& algo, const PointSpec& p);
 
  private:
   const Options& o_;

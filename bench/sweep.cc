@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "bench/report.h"
 #include "bench/runner.h"
 #include "bench/sizes.h"
+#include "bench/stability.h"
 #include "collectives/mpi/mpi_transport.h"
 #include "collectives/selection.h"
 #include "topology/layout.h"
@@ -146,7 +148,7 @@ void sweep_entry(Sweep& sw, Group& g, const std::vector<std::size_t>& sizes, int
       args.in_place = in_place;
       PointSpec p{entry, selected, args, bytes, repeat, nullptr};
       if (sw.sink) sw.sink->set_in_progress(describe_point(args, name, bytes, g.size));
-      Record r = sw.runner.measure(g, *prepared.algo, p);
+      Record r = sw.runner.measure_point(g, *prepared.algo, p);
       if (g.stats_rank == 0) {
         if (r.wrong > 0) sw.total_wrong += r.wrong;
         ++sw.measured;
@@ -175,6 +177,32 @@ void sweep_set(Sweep& sw, Group& g, const std::vector<std::size_t>& sizes, int r
             std::max(max_args.count, collectives::count_for_bytes(o.collective, b, dtype, g.size));
       for (const auto& entry : entries) sweep_entry(sw, g, sizes, repeat, max_args, entry);
     }
+  }
+}
+
+// The same point in different --repeat passes: p50s further apart than the threshold mark every
+// repeat of it (the point's value depends on when it was measured).
+void mark_disagreeing_repeats(std::vector<Record>& records, double threshold) {
+  std::map<std::string, std::vector<Record*>> points;
+  for (Record& r : records) {
+    json key = r.to_json();
+    for (const char* volatile_field :
+         {"repeat", "time_us", "algbw_gbps", "busbw_gbps", "algbw_p50_gbps", "busbw_p50_gbps",
+          "slowest_rank", "slowest_rank_share", "samples_us", "wrong", "first_wrong", "stable",
+          "instability", "stable_attempts", "stable_outcome", "nccl_estimate_us"})
+      key.erase(volatile_field);
+    points[key.dump()].push_back(&r);
+  }
+  for (auto& [key, reps] : points) {
+    if (reps.size() < 2) continue;
+    double lo = reps.front()->time_us.p50, hi = lo;
+    for (const Record* r : reps) {
+      lo = std::min(lo, r->time_us.p50);
+      hi = std::max(hi, r->time_us.p50);
+    }
+    if (!(lo > 0) || hi / lo - 1 <= threshold) continue;
+    for (Record* r : reps)
+      if (!r->instability) r->instability = Instability{"repeats disagree", -1, lo, hi, -1};
   }
 }
 
@@ -292,6 +320,12 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
         quiet_barrier(world);
       }
     }
+  } catch (const UsageError& e) {
+    // Raised on every rank at once (a decision broadcast by rank 0): bad input found while
+    // measuring. What was measured stays in the result file.
+    if (world_rank == 0) std::fprintf(stderr, "collbench: error: %s\n", e.what());
+    if (sink) sink->finish(false, e.what());
+    return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "collbench: error on rank %d: %s\n", world_rank, e.what());
     if (sink) {
@@ -306,6 +340,18 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
   }
 
   if (sink) {
+    if (o.repeat > 1) {
+      sink->update([&](std::vector<Record>& records) {
+        mark_disagreeing_repeats(records, o.instability_threshold);
+      });
+      int disagree = 0;
+      for (const auto& r : sink->records())
+        disagree += r.instability && r.instability->reason == "repeats disagree";
+      if (disagree)
+        table.note(std::to_string(disagree) +
+                   " record(s) of points whose repeats disagree by "
+                   "more than --instability-threshold: flagged unstable in the result file");
+    }
     sink->finish(true, "");
     table.summary(sink->records());
     if (on_records) on_records(sink->records());

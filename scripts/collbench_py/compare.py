@@ -262,6 +262,13 @@ def analyse(args):
                 point["status"] = "not significant"
             else:
                 point["status"] = "ok"
+        # A point whose samples switched regime (or whose repeats disagree) on either side is
+        # reported apart: its median is not one number, so it must not decide the verdict.
+        unstable = [side for side, recs in (("baseline", base[key]), ("current", cur[key]))
+                    if any(rec.get("stable") is False for _, rec in recs)]
+        if unstable:
+            point["unstable"] = unstable
+            point["status"] = "unstable"
         if wrong > 0:
             point["status"] = "wrong results"
         points.append(point)
@@ -298,6 +305,7 @@ def verdict(report):
     bad = [p for p in points if p["status"] == "regression"]
     wrong = [p for p in points if p["status"] == "wrong results"]
     improved = sum(1 for p in points if p["status"] == "improvement")
+    unstable = sum(1 for p in points if p["status"] == "unstable")
     noisy = sum(1 for p in points if p["status"] == "not significant")
     extras = []
     if improved:
@@ -336,6 +344,7 @@ def _point_text(p):
 # --- output -------------------------------------------------------------------------------
 
 _STATUS_MARK = {"regression": "🔴 regression", "improvement": "🟢 improvement",
+                "unstable": "🟡 unstable (not judged)",
                 "not significant": "⚪ not significant", "ok": "ok",
                 "untested": "untested", "wrong results": "🔴 wrong results"}
 
@@ -384,7 +393,7 @@ def markdown(report, verdict_text):
         lines.extend(f"- {w}" for w in report["warnings"])
         lines.append("")
     flagged = [p for p in report["points"]
-               if p["status"] in ("regression", "wrong results", "improvement",
+               if p["status"] in ("regression", "wrong results", "improvement", "unstable",
                                   "not significant")]
     if flagged:
         lines.append("### Points beyond the threshold")

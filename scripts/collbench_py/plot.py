@@ -162,15 +162,19 @@ def _constant_text(entries, names, skip=()):
 
 
 def _aggregate(entries, value_of, x_of):
-    """(series key -> {x: [values]}) -> sorted points with median and spread."""
-    buckets = {}
+    """(series key -> {x: [values]}) -> sorted points with median and spread; the spread's
+    last field counts the records flagged unstable at that x (their samples are not one
+    regime), which the figures ring in red."""
+    buckets, unstable = {}, {}
     for entry in entries:
-        buckets.setdefault(x_of(entry), []).append(value_of(entry))
+        x = x_of(entry)
+        buckets.setdefault(x, []).append(value_of(entry))
+        unstable[x] = unstable.get(x, 0) + (1 if entry.rec.get("stable") is False else 0)
     points, spread = [], []
     for x in sorted(buckets):
         values = buckets[x]
         points.append([x, _median(values)])
-        spread.append([x, min(values), max(values), len(values)])
+        spread.append([x, min(values), max(values), len(values), unstable[x]])
     return points, spread
 
 
@@ -209,7 +213,21 @@ def _draw_series(ax, series):
             high = [s[2] - y for y, s in zip(ys, item["spread"])]
             ax.errorbar(xs, ys, yerr=[low, high], fmt="none", ecolor=kwargs["color"],
                         alpha=0.5, capsize=2, linewidth=1)
+    _mark_unstable(ax, series)
     return styles
+
+
+def _mark_unstable(ax, series):
+    """Red rings on the points measured unstable (one legend entry for all of them)."""
+    xs, ys = [], []
+    for item in series:
+        for point, spread in zip(item["points"], item["spread"]):
+            if len(spread) > 4 and spread[4] > 0:
+                xs.append(point[0])
+                ys.append(point[1])
+    if xs:
+        ax.scatter(xs, ys, s=110, facecolors="none", edgecolors="red", linewidths=1.5,
+                   zorder=5, label="unstable (samples not one regime)")
 
 
 _PROJECTION_FIELDS = ("collective", "algorithm", "bytes", "gpus", "time_us", "busbw_gbps")
