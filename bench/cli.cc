@@ -200,6 +200,7 @@ void add_benchmark_commands(CLI::App& app, std::function<int()>& action,
       std::string min = "8", max = "64M", step = "0", segment = "0";
       std::vector<std::string> algos, dtypes{"f32"}, ops{"sum"};
       std::string placement = "both";
+      std::string timing = "per-call";
       bool no_rotate = false;
       Options o;
     };
@@ -250,6 +251,13 @@ void add_benchmark_commands(CLI::App& app, std::function<int()>& action,
     sub->add_option("--stable", raw->o.stable_budget_s,
                     "re-measure a point whose samples are not one regime, for up to SECONDS per "
                     "point (the record says how many attempts and whether it became stable)");
+    sub->add_option("--timing", raw->timing,
+                    "per-call (each call timed, max over ranks per iteration; default), barrier "
+                    "(a barrier after every call, mean over ranks: OSU's avg) or loop (one timer "
+                    "around all calls: nccl-tests' and IMB's loop average)")
+        ->capture_default_str();
+    sub->add_flag("--rank-spread", raw->o.rank_spread,
+                  "the table adds min/avg/max over ranks of each rank's mean time (OSU -f)");
     sub->add_option("--instability-threshold", raw->o.instability_threshold,
                     "relative change of level that flags a point unstable (regime switch inside "
                     "its samples, or repeats that disagree); tail: p95/p50 above 1 + 4x this")
@@ -284,6 +292,14 @@ void add_benchmark_commands(CLI::App& app, std::function<int()>& action,
       o.segment_bytes = parse_size(raw->segment, "--segment");
       o.rotate_buffers = !raw->no_rotate;
       o.command_line = argv;
+      const auto timing = collectives::parse_timing(raw->timing);
+      if (!timing)
+        throw UsageError("unknown --timing '" + raw->timing + "' (per-call, barrier or loop)");
+      o.timing = *timing;
+      if (o.timing == collectives::TimingMode::kLoop && o.stable_budget_s > 0)
+        throw UsageError(
+            "--timing loop records one loop average per rank, not per-iteration samples, and "
+            "--stable tests per-iteration samples: use --timing per-call or barrier with --stable");
       validate_backend_options(o);
       validate_options(o, raw->algos, raw->dtypes, raw->ops, raw->placement);
       action = [raw, argc, argv_raw]() {

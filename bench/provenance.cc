@@ -107,6 +107,7 @@ json options_json(const Options& o) {
   j["inter_node_algorithm"] = o.inter_node_algorithm;
   j["repeat"] = o.repeat;
   j["instability_threshold"] = o.instability_threshold;
+  j["timing"] = std::string(collectives::timing_name(o.timing));
   if (o.stable_budget_s > 0) j["stable_budget_s"] = o.stable_budget_s;
   j["ranks_sweep"] = o.ranks_sweep;
   j["ranks_per_node"] = o.ranks_per_node;

@@ -53,6 +53,10 @@ json Record::to_json() const {
   j["check_reps"] = check_reps;
   j["first_wrong"] = first_wrong;
   j["samples_us"] = samples_us;
+  j["timing"] = timing;
+  j["samples_are"] = samples_are;
+  j["rank_time_us"] = {{"min", rank_min_us}, {"avg", rank_avg_us}, {"max", rank_max_us}};
+  j["rank_mean_us"] = rank_mean_us;
   if (nccl_estimate_us >= 0) j["nccl_estimate_us"] = nccl_estimate_us;
   if (!step.is_null()) j["step"] = step;
   j["stable"] = !instability.has_value();
@@ -222,10 +226,16 @@ void ConsoleTable::header(const json& prov, const Options& o, const std::string&
               prov.value("start_time", "").c_str());
   std::printf("# warmup %d, iters %d, check %d, buffer rotation %s, timeout %gs\n", o.warmup,
               o.iters, o.check, o.rotate_buffers ? "on" : "off", o.timeout_s);
-  std::printf(
-      "# time: per iteration the max over ranks, mean over iterations; algbw = size/time;"
-      " busbw = algbw x %s\n#\n",
-      o.collective == collectives::Collective::kAllReduce ? "2(n-1)/n" : "(n-1)/n");
+  const char* time_is = "per iteration the max over ranks, mean over iterations";
+  if (o.timing == collectives::TimingMode::kBarrier)
+    time_is = "barrier after every call; each rank's mean call time, averaged over ranks (OSU avg)";
+  if (o.timing == collectives::TimingMode::kLoop)
+    time_is =
+        "one timer around the loop / iterations per rank, averaged over ranks (nccl-tests, "
+        "IMB t_avg)";
+  std::printf("# time (--timing %s): %s; algbw = size/time; busbw = algbw x %s\n#\n",
+              std::string(collectives::timing_name(o.timing)).c_str(), time_is,
+              o.collective == collectives::Collective::kAllReduce ? "2(n-1)/n" : "(n-1)/n");
   std::fflush(stdout);
 }
 
@@ -271,6 +281,17 @@ void ConsoleTable::row(const Record* out, const Record* in) {
   }
   const bool unstable = (out && out->instability) || (in && in->instability);
   std::printf("%s\n", unstable ? "  !" : "");
+  if (rank_spread_) {
+    std::string line = "#   ranks' mean time min/avg/max (us):";
+    for (const Record* r : {out, in}) {
+      if (!r) continue;
+      char buf[96];
+      std::snprintf(buf, sizeof buf, " %s %.2f/%.2f/%.2f", r->in_place ? "in" : "out",
+                    r->rank_min_us, r->rank_avg_us, r->rank_max_us);
+      line += buf;
+    }
+    std::printf("%s\n", line.c_str());
+  }
   // The reason under the row: a time that switched level is two regimes, not one number.
   for (const Record* r : {out, in})
     if (r && r->instability)

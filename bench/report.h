@@ -48,7 +48,8 @@ std::vector<std::string> library_anomalies(const std::vector<Record>& records, d
 // The nccl-tests-like table on stdout.
 class ConsoleTable {
  public:
-  explicit ConsoleTable(bool enabled) : enabled_(enabled) {}
+  explicit ConsoleTable(bool enabled, bool rank_spread = false)
+      : enabled_(enabled), rank_spread_(rank_spread) {}
   void header(const nlohmann::json& provenance, const Options& o, const std::string& topo_line);
   void section(int ranks, int nodes, int repeat, bool show);
   void row(const Record* out, const Record* in);
@@ -57,6 +58,7 @@ class ConsoleTable {
 
  private:
   bool enabled_;
+  bool rank_spread_;  // a line under each row: min/avg/max over ranks of each rank's mean
 };
 
 }  // namespace collbench::bench

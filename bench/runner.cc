@@ -25,19 +25,27 @@ using nlohmann::json;
 constexpr std::size_t kRotateExtra = 32u << 20;  // per buffer; see docs/methodology.md
 constexpr std::size_t kRotateAlign = 256;
 
-// Byte offset of every iteration into the buffers: consecutive iterations touch different
-// memory (up to the rotation region), so that no iteration finds its data in a cache the previous
-// one warmed.
+// Byte offset of every call (warm-up, then timed) into the buffers. Consecutive calls touch
+// different memory, and the walk continues from where the previous point stopped (`cursor`), so
+// every call finds its data last touched about one pass over the rotation region ago: the same
+// state for the first timed call as for the last, whatever was measured before. (Restarting at
+// offset 0 for every point made the first timed calls reuse what the warm-up had just warmed and
+// the rest not: a level switch inside every point, at the first call past the warm-up.)
 void compute_offsets(std::vector<std::size_t>& offsets, std::size_t bytes, std::size_t alloc,
-                     bool rotate) {
+                     bool rotate, std::size_t& cursor) {
   const std::size_t stride =
       std::max<std::size_t>(kRotateAlign, (bytes + kRotateAlign - 1) / kRotateAlign * kRotateAlign);
-  std::size_t off = 0;
+  if (!rotate) {
+    std::fill(offsets.begin(), offsets.end(), 0);
+    return;
+  }
+  std::size_t off = cursor;
   for (auto& x : offsets) {
-    if (!rotate || off + bytes > alloc) off = 0;
+    if (off + bytes > alloc) off = 0;
     x = off;
     off += stride;
   }
+  cursor = off;
 }
 
 std::string fmt_seconds(double s) {
@@ -115,7 +123,7 @@ void Runner::open(Group& g, MPI_Comm comm, MPI_Comm stats, std::size_t max_bytes
   g.send = g.transport->allocate(g.alloc_bytes);
   g.recv = g.transport->allocate(g.alloc_bytes);
   const std::size_t n = static_cast<std::size_t>(std::max(o_.iters, o_.warmup));
-  g.offsets.assign(n, 0);
+  g.offsets.assign(static_cast<std::size_t>(o_.iters + o_.warmup), 0);
   g.local.assign(n, 0.0);
   g.pairs_in.assign(n, Group::TimeRank{0, 0});
   g.pairs_out.assign(n, Group::TimeRank{0, 0});
@@ -194,6 +202,14 @@ Record Runner::measure(Group& g, Algorithm& algo, const PointSpec& p) {
   loop.recv = recv;
   loop.timeout_s = o_.timeout_s;
   loop.progress = &progress;
+  loop.mode = o_.timing;
+  if (o_.timing == collectives::TimingMode::kBarrier)
+    loop.barrier = [&] {
+      // A stream-ordered transport finishes the call first, so the barrier follows it.
+      if (!tr.synchronize(Deadline::In(o_.timeout_s)).ok())
+        watchdog_.fire_now(what + ": the call did not complete before the barrier");
+      CB_MPI_CHECK(MPI_Barrier(g.comm));
+    };
 
   progress.set(Phase::kBarrier, 0);
   CB_MPI_CHECK(MPI_Barrier(g.stats));
@@ -202,25 +218,37 @@ Record Runner::measure(Group& g, Algorithm& algo, const PointSpec& p) {
     if (!s.ok()) watchdog_.fire_now(what + ": " + s.message);
   };
 
-  compute_offsets(g.offsets, p.bytes, g.alloc_bytes, o_.rotate_buffers);
-  if (o_.warmup > 0) {
+  compute_offsets(g.offsets, p.bytes, g.alloc_bytes, o_.rotate_buffers, g.cursor);
+  const auto warmup = static_cast<std::size_t>(o_.warmup);
+  if (warmup > 0) {
     progress.set(Phase::kWarmup, 0);
-    loop.offsets =
-        std::span<const std::size_t>(g.offsets.data(), static_cast<std::size_t>(o_.warmup));
-    fail_if(backend_.time_iterations(
-        loop, std::span<double>(g.local.data(), static_cast<std::size_t>(o_.warmup))));
+    loop.offsets = std::span<const std::size_t>(g.offsets.data(), warmup);
+    fail_if(backend_.time_iterations(loop, std::span<double>(g.local.data(), warmup)));
   }
   progress.set(Phase::kTimed, 0);
-  loop.offsets = std::span<const std::size_t>(g.offsets.data(), static_cast<std::size_t>(o_.iters));
+  loop.offsets =
+      std::span<const std::size_t>(g.offsets.data() + warmup, static_cast<std::size_t>(o_.iters));
   std::span<double> samples(g.local.data(), static_cast<std::size_t>(o_.iters));
   fail_if(backend_.time_iterations(loop, samples));
 
-  // Per iteration: the max over ranks, and which rank it was.
+  // Per iteration: the max over ranks and which rank it was; per rank: the mean of its calls.
   progress.set(Phase::kReduceStats, 0);
   for (int i = 0; i < o_.iters; ++i)
     g.pairs_in[static_cast<std::size_t>(i)] = {samples[static_cast<std::size_t>(i)], world_rank_};
   CB_MPI_CHECK(MPI_Reduce(g.pairs_in.data(), g.pairs_out.data(), o_.iters, MPI_DOUBLE_INT,
                           MPI_MAXLOC, 0, g.stats));
+  double my_mean = 0;
+  for (double x : samples) my_mean += x;
+  my_mean /= std::max(o_.iters, 1);
+  std::vector<double> rank_means(g.stats_rank == 0 ? static_cast<std::size_t>(g.stats_size) : 1);
+  CB_MPI_CHECK(MPI_Gather(&my_mean, 1, MPI_DOUBLE, rank_means.data(), 1, MPI_DOUBLE, 0, g.stats));
+  // Barrier timing reports OSU's average: per iteration the mean over ranks.
+  std::vector<double> iteration_sum;
+  if (o_.timing == collectives::TimingMode::kBarrier) {
+    iteration_sum.assign(samples.size(), 0.0);
+    CB_MPI_CHECK(MPI_Reduce(samples.data(), iteration_sum.data(), o_.iters, MPI_DOUBLE, MPI_SUM, 0,
+                            g.stats));
+  }
 
   // The check: fresh data per repetition, output prefilled with a sentinel, every element.
   progress.set(Phase::kCheck, 0);
@@ -269,12 +297,29 @@ Record Runner::measure(Group& g, Algorithm& algo, const PointSpec& p) {
   rec.iters = o_.iters;
   rec.warmup = o_.warmup;
   rec.step = p.step;
-  rec.samples_us.resize(static_cast<std::size_t>(o_.iters));
+  rec.timing = std::string(collectives::timing_name(o_.timing));
   std::vector<int> slow_ranks;
-  for (int i = 0; i < o_.iters; ++i) {
-    rec.samples_us[static_cast<std::size_t>(i)] = g.pairs_out[static_cast<std::size_t>(i)].t * 1e6;
+  for (int i = 0; i < o_.iters; ++i)
     slow_ranks.push_back(g.pairs_out[static_cast<std::size_t>(i)].r);
+  switch (o_.timing) {
+    case collectives::TimingMode::kPerCall:
+      rec.samples_are = "per-iteration max over ranks";
+      for (int i = 0; i < o_.iters; ++i)
+        rec.samples_us.push_back(g.pairs_out[static_cast<std::size_t>(i)].t * 1e6);
+      break;
+    case collectives::TimingMode::kBarrier:
+      rec.samples_are = "per-iteration mean over ranks";
+      for (double x : iteration_sum) rec.samples_us.push_back(x / g.stats_size * 1e6);
+      break;
+    case collectives::TimingMode::kLoop:
+      rec.samples_are = "per-rank loop average";
+      for (double x : rank_means) rec.samples_us.push_back(x * 1e6);
+      break;
   }
+  for (double x : rank_means) rec.rank_mean_us.push_back(x * 1e6);
+  rec.rank_min_us = *std::min_element(rec.rank_mean_us.begin(), rec.rank_mean_us.end());
+  rec.rank_max_us = *std::max_element(rec.rank_mean_us.begin(), rec.rank_mean_us.end());
+  for (double x : rec.rank_mean_us) rec.rank_avg_us += x / static_cast<double>(g.stats_size);
   // The rank slowest in the most iterations (world ranks).
   std::sort(slow_ranks.begin(), slow_ranks.end());
   int best = -1, best_n = 0;
@@ -292,7 +337,9 @@ Record Runner::measure(Group& g, Algorithm& algo, const PointSpec& p) {
   rec.time_us = compute_stats(rec.samples_us);
   StabilityOptions so;
   so.threshold = o_.instability_threshold;
-  rec.instability = find_instability(rec.samples_us, so);
+  // One loop average per rank has no order in time: nothing to test.
+  if (o_.timing != collectives::TimingMode::kLoop)
+    rec.instability = find_instability(rec.samples_us, so);
   rec.busbw_factor = collectives::busbw_factor(args.collective, g.size);
   auto gbps = [&](double us) {
     return us > 0 ? static_cast<double>(p.bytes) / (us * 1e-6) / 1e9 : 0.0;

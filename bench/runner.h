@@ -34,9 +34,10 @@ struct Group {
   std::unique_ptr<collectives::Transport> transport;
   collectives::Buffer send, recv;
   std::size_t alloc_bytes = 0;
-  std::vector<std::size_t> offsets;
-  std::vector<double> local;  // this rank's seconds per iteration
-  struct TimeRank {           // the layout of MPI_DOUBLE_INT
+  std::vector<std::size_t> offsets;  // of the warm-up calls, then the timed ones
+  std::size_t cursor = 0;            // where the rotation continues (runner.cc)
+  std::vector<double> local;         // this rank's seconds per iteration
+  struct TimeRank {                  // the layout of MPI_DOUBLE_INT
     double t;
     int r;
   };
@@ -62,7 +63,8 @@ class Runner {
 
   // Bytes each buffer needs for points up to max_bytes (the rotation region included).
   std::size_t buffer_bytes(std::size_t max_bytes) const;
-  // Makes the transport over comm and allocates the buffers. Collective over comm.
+  // Makes the transport over comm and allocates the buffers (zero-filled: valid values of every
+  // element type wherever the rotation goes). Collective over comm.
   void open(Group& g, MPI_Comm comm, MPI_Comm stats, std::size_t max_bytes,
             std::vector<int> node_of_rank, int nodes, int ranks_per_node) const;
   void close(Group& g) const;

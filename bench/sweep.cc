@@ -262,7 +262,7 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
     }
   }
   if (any_setup_error(setup_error, world)) return 2;
-  ConsoleTable table(world_rank == 0 && !o.quiet);
+  ConsoleTable table(world_rank == 0 && !o.quiet, o.rank_spread);
 
   // 4. Where every rank sits (hwloc), recorded in the result file.
   topology::DiscoveryOptions discovery;

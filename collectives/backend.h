@@ -9,10 +9,13 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "collectives/algorithm.h"
 #include "collectives/progress.h"
@@ -29,6 +32,30 @@ struct BackendSettings {
   int cuda_graph = 0;                      // NCCL: replay the timed iterations as a graph N times
 };
 
+// How a batch of calls is timed (--timing; docs/methodology.md has which column of which suite
+// each equals):
+//   kPerCall  each call timed on its own, back to back (collbench's default);
+//   kBarrier  each call timed on its own, a barrier after every call outside the timer (OSU);
+//   kLoop     one timer around all the calls, divided by their number (nccl-tests, IMB).
+enum class TimingMode { kPerCall, kBarrier, kLoop };
+
+inline std::string_view timing_name(TimingMode m) {
+  switch (m) {
+    case TimingMode::kPerCall:
+      return "per-call";
+    case TimingMode::kBarrier:
+      return "barrier";
+    case TimingMode::kLoop:
+      return "loop";
+  }
+  return "per-call";
+}
+inline std::optional<TimingMode> parse_timing(std::string_view s) {
+  for (TimingMode m : {TimingMode::kPerCall, TimingMode::kBarrier, TimingMode::kLoop})
+    if (s == timing_name(m)) return m;
+  return std::nullopt;
+}
+
 // One batch of iterations of one algorithm at one size.
 struct TimedLoop {
   Algorithm* algorithm = nullptr;
@@ -38,10 +65,14 @@ struct TimedLoop {
   std::span<const std::size_t> offsets;  // byte offset of iteration i into send and recv
   double timeout_s = 0;                  // per collective; 0 = none
   Progress* progress = nullptr;
+  TimingMode mode = TimingMode::kPerCall;
+  // kBarrier: the barrier after every call (outside the timed region).
+  std::function<void()> barrier;
 };
 
-// The host-clock loop: per iteration, the wall time of one run() on this rank. Nothing else
-// happens between the two clock reads.
+// The host-clock loop. kPerCall and kBarrier: per iteration, the wall time of one run() on this
+// rank, nothing else between the two clock reads. kLoop: every entry gets the time of the whole
+// loop divided by the number of calls (one clock read before the first call, one after the last).
 inline Status time_iterations_host(const TimedLoop& loop, std::span<double> seconds) {
   using Clock = std::chrono::steady_clock;
   const auto timeout = std::chrono::duration_cast<Clock::duration>(
@@ -50,6 +81,21 @@ inline Status time_iterations_host(const TimedLoop& loop, std::span<double> seco
   const CollectiveArgs& args = loop.args;
   Progress& progress = *loop.progress;
   const std::size_t n = seconds.size();
+  if (loop.mode == TimingMode::kLoop) {
+    const auto t0 = Clock::now();
+    for (std::size_t i = 0; i < n; ++i) {
+      std::byte* r = loop.recv + loop.offsets[i];
+      const std::byte* s = args.in_place ? r : loop.send + loop.offsets[i];
+      progress.enter(static_cast<std::int64_t>(i));
+      Status st = algo.run(s, r, args, Deadline{Clock::now() + timeout});
+      progress.leave();
+      if (!st.ok()) return st;
+    }
+    const double each = n ? std::chrono::duration<double>(Clock::now() - t0).count() / n : 0.0;
+    for (double& x : seconds) x = each;
+    return Status::Ok();
+  }
+  const bool barrier = loop.mode == TimingMode::kBarrier && loop.barrier;
   for (std::size_t i = 0; i < n; ++i) {
     std::byte* r = loop.recv + loop.offsets[i];
     const std::byte* s = args.in_place ? r : loop.send + loop.offsets[i];
@@ -60,6 +106,7 @@ inline Status time_iterations_host(const TimedLoop& loop, std::span<double> seco
     progress.leave();
     seconds[i] = std::chrono::duration<double>(t1 - t0).count();
     if (!st.ok()) return st;
+    if (barrier) loop.barrier();
   }
   return Status::Ok();
 }

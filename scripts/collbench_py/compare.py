@@ -172,6 +172,21 @@ def _layout_text(shapes):
     return ", ".join(parts)
 
 
+def _timing_modes(groups):
+    # Files from before --timing existed timed every call: per-call.
+    return {rec.get("timing", "per-call") for entries in groups.values() for _, rec in entries}
+
+
+def _same_timing(args, base, cur):
+    """Times taken under different --timing modes measure different quantities (a loop
+    average is not a per-iteration maximum): such sets are not compared."""
+    b, c = _timing_modes(base), _timing_modes(cur)
+    if len(b) > 1 or len(c) > 1 or b != c:
+        raise InputError(
+            f"different timing modes: {args.baseline} has --timing {', '.join(sorted(b))}, "
+            f"{args.current} has --timing {', '.join(sorted(c))}; compare runs of one mode")
+
+
 def analyse(args):
     def wanted(rec):
         if args.collective and rec["collective"] not in args.collective:
@@ -184,6 +199,7 @@ def analyse(args):
     cur_set = load_set(args.current)
     base = group_records(base_set, wanted)
     cur = group_records(cur_set, wanted)
+    _same_timing(args, base, cur)
     common = sorted(set(base) & set(cur), key=sort_key)
     only_base = sorted(set(base) - set(cur), key=sort_key)
     only_cur = sorted(set(cur) - set(base), key=sort_key)
@@ -312,6 +328,9 @@ def verdict(report):
         extras.append(f"{improved} improved")
     if noisy:
         extras.append(f"{noisy} beyond threshold but not significant")
+    if unstable:
+        extras.append(f"{unstable} unstable point(s) reported apart (samples not one regime: "
+                      "rerun them with --stable)")
     if report["only_baseline"]:
         extras.append(f"{len(report['only_baseline'])} only in baseline")
     if report["only_current"]:
