@@ -8,6 +8,8 @@
 #include <ctime>
 #include <fstream>
 
+#include "collectives/tick_clock.h"
+
 extern char** environ;
 
 namespace collbench::bench {
@@ -66,6 +68,8 @@ json make_provenance(const Options& o, const topology::HostMap& hosts, const std
   p["nccl_version"] = nullptr;
   p["compiler"] = COLLBENCH_COMPILER;
   p["cpu_model"] = cpu_model();
+  // The timed loops' clock: the invariant time-stamp counter or steady_clock (tick_clock.h).
+  p["timer"] = collectives::TickClock::source();
   utsname u{};
   if (uname(&u) == 0) p["os"] = std::string(u.sysname) + " " + u.release + " " + u.machine;
   p["hostnames"] = hosts.hostnames;

@@ -21,6 +21,7 @@
 #include "collectives/progress.h"
 #include "collectives/registry.h"
 #include "collectives/spec.h"
+#include "collectives/tick_clock.h"
 
 namespace collbench::collectives {
 
@@ -70,11 +71,13 @@ struct TimedLoop {
   std::function<void()> barrier;
 };
 
-// The host-clock loop. kPerCall and kBarrier: per iteration, the wall time of one run() on this
-// rank, nothing else between the two clock reads. kLoop: every entry gets the time of the whole
-// loop divided by the number of calls (one clock read before the first call, one after the last).
+// The host-clock loop (TickClock). kPerCall and kBarrier: per iteration, the wall time of one run()
+// on this rank, nothing else between the two clock reads. kLoop: every entry gets the time of the
+// whole loop divided by the number of calls (one clock read before the first call, one after the
+// last).
 inline Status time_iterations_host(const TimedLoop& loop, std::span<double> seconds) {
   using Clock = std::chrono::steady_clock;
+  using Ticks = TickClock::Ticks;
   const auto timeout = std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double>(loop.timeout_s > 0 ? loop.timeout_s : 1e9));
   Algorithm& algo = *loop.algorithm;
@@ -82,31 +85,45 @@ inline Status time_iterations_host(const TimedLoop& loop, std::span<double> seco
   Progress& progress = *loop.progress;
   const std::size_t n = seconds.size();
   if (loop.mode == TimingMode::kLoop) {
-    const auto t0 = Clock::now();
+    const Deadline deadline{Clock::now() + timeout * static_cast<Clock::rep>(n ? n : 1)};
+    const Ticks t0 = TickClock::now();
     for (std::size_t i = 0; i < n; ++i) {
       std::byte* r = loop.recv + loop.offsets[i];
       const std::byte* s = args.in_place ? r : loop.send + loop.offsets[i];
       progress.enter(static_cast<std::int64_t>(i));
-      Status st = algo.run(s, r, args, Deadline{Clock::now() + timeout});
+      Status st = algo.run(s, r, args, deadline);
       progress.leave();
       if (!st.ok()) return st;
     }
-    const double each = n ? std::chrono::duration<double>(Clock::now() - t0).count() / n : 0.0;
+    const double each = n ? TickClock::seconds(t0, TickClock::now()) / static_cast<double>(n) : 0.0;
     for (double& x : seconds) x = each;
     return Status::Ok();
   }
   const bool barrier = loop.mode == TimingMode::kBarrier && loop.barrier;
+  // Each call's deadline counts from the end of the previous one, read off the counter (no
+  // third clock read per call).
+  const auto base = Clock::now();
+  const Ticks base_ticks = TickClock::now();
+  Ticks last = base_ticks;
   for (std::size_t i = 0; i < n; ++i) {
     std::byte* r = loop.recv + loop.offsets[i];
     const std::byte* s = args.in_place ? r : loop.send + loop.offsets[i];
     progress.enter(static_cast<std::int64_t>(i));
-    const auto t0 = Clock::now();
-    Status st = algo.run(s, r, args, Deadline{t0 + timeout});
-    const auto t1 = Clock::now();
+    const Deadline deadline{
+        base + timeout +
+        std::chrono::duration_cast<Clock::duration>(
+            std::chrono::duration<double>(TickClock::seconds(base_ticks, last)))};
+    const Ticks t0 = TickClock::now();
+    Status st = algo.run(s, r, args, deadline);
+    const Ticks t1 = TickClock::now();
     progress.leave();
-    seconds[i] = std::chrono::duration<double>(t1 - t0).count();
+    seconds[i] = TickClock::seconds(t0, t1);
+    last = t1;
     if (!st.ok()) return st;
-    if (barrier) loop.barrier();
+    if (barrier) {
+      loop.barrier();
+      last = TickClock::now();
+    }
   }
   return Status::Ok();
 }
