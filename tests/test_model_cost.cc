@@ -10,6 +10,7 @@
 #include "topology/model/fit.h"
 #include "topology/model/profiles.h"
 #include "topology/model/site.h"
+#include "topology/model/workload.h"
 
 namespace collbench::model {
 namespace {
@@ -345,6 +346,69 @@ TEST(ModelCost, ProfilesAgainstPublishedMeasurements) {
   EXPECT_NEAR(best_busbw(site_fabric(find_profile("h200"), 8), 8, n), 475, 475 * 0.05);
   EXPECT_NEAR(best_busbw(site_fabric(find_profile("b200"), 8), 8, n), 830, 830 * 0.05);
   EXPECT_NEAR(best_busbw(site_fabric(find_profile("h200"), 1984), 1984, n), 350, 350 * 0.10);
+}
+
+}  // namespace
+}  // namespace collbench::model
+
+namespace collbench::model {
+namespace {
+
+// The model and the registry name algorithms by one identity: every algorithm collbench runs (and
+// every modelled-only one) has a formula, under the registry's name and collective, and natives
+// have none (they are predicted as the best of their collective).
+TEST(ModelIdentity, EveryRegistryAlgorithmHasItsFormula) {
+  const ModelNet net = make_net(site_fabric(find_profile("h100"), 64));
+  for (const auto& info : collectives::algorithm_registry()) {
+    const auto m = find_model_algorithm(info.collective, info.name);
+    if (info.native()) {
+      EXPECT_FALSE(m.has_value()) << info.name;
+      continue;
+    }
+    ASSERT_TRUE(m.has_value()) << info.name << " (" << collectives::collective_name(info.collective)
+                               << ") has no formula";
+    EXPECT_EQ(*m, info.id);
+    EXPECT_EQ(model_algorithm(info.id).name, info.name);
+    EXPECT_EQ(model_algorithm(info.id).collective, info.collective);
+    // In-switch reduction needs switches that reduce, three levels three tiers.
+    if (info.id == ModelAlgo::kInSwitchAllreduce || info.id == ModelAlgo::kHierarchical3Allreduce)
+      continue;
+    const double t = predict_time(net, info.id, 1 << 20, 16);
+    EXPECT_TRUE(t > 0 && std::isfinite(t)) << info.name << ": " << t;
+  }
+  for (const auto& m : model_algorithms())
+    EXPECT_FALSE(collectives::algorithm_info(m.algo).native()) << m.name;
+}
+
+// Reduce-scatter and all-gather are priced by their own formulas: on one tier the ring halves are
+// half the ring all-reduce's bytes and steps, never "half an all-reduce" by decree.
+TEST(ModelIdentity, ReduceScatterAndAllgatherHaveTheirOwnFormulas) {
+  Fabric f;
+  f.name = "flat";
+  f.tiers.push_back(Tier{"net", 0, 2.0, 10.0});
+  f.gpus = 64;
+  f.reduce_gbps = 5;
+  const ModelNet net = make_net(f);
+  const double n = 64.0 * (1 << 20);
+  const double rs = predict_time(net, ModelAlgo::kRingReduceScatter, n, 8);
+  const double ag = predict_time(net, ModelAlgo::kRingAllgather, n, 8);
+  const double ar = predict_time(net, ModelAlgo::kRingAllreduce, n, 8);
+  EXPECT_NEAR(rs + ag, ar, ar * 1e-9);
+  EXPECT_GT(rs, ag);  // the reduction
+  // The step's reduce-scatter is priced as a reduce-scatter.
+  StepCollective c;
+  c.op = StepOp::kReduceScatter;
+  c.group = "DP";
+  c.group_size = 8;
+  c.bytes = n;
+  c.count = 1;
+  const StepTiming st = time_collectives({c}, net);
+  ASSERT_EQ(st.items.size(), 1u);
+  EXPECT_EQ(
+      collectives::find_algorithm(collectives::Collective::kReduceScatter, st.items[0].algorithm)
+          ->collective,
+      collectives::Collective::kReduceScatter);
+  EXPECT_LE(st.items[0].time_each_s, rs * (1 + 1e-9));
 }
 
 }  // namespace
