@@ -17,7 +17,7 @@
 #include <nccl.h>
 
 #include "collectives/nccl/native_nccl.h"
-#include "collectives/nccl/nccl_transport.h"
+#include "collectives/nccl/nccl_api.h"
 #endif
 
 namespace collbench::bench {
