@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <memory>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -37,13 +38,15 @@ using collectives::DType;
 using collectives::ReduceOp;
 using nlohmann::json;
 
-constexpr std::size_t kRotateExtra = 32u << 20;  // per buffer; see docs/methodology.md
 constexpr std::size_t kRotateAlign = 256;
 
 // Test-only fault hooks, read from COLLBENCH_FAULT ("kind:rank:arg[,kind:rank:arg...]"):
 //   stall:R:BYTES    rank R stops before the warm-up of the first size >= BYTES (never resumes)
 //   kill:R:BYTES     rank R kills itself (SIGKILL) at the first size >= BYTES
 //   corrupt:R:INDEX  rank R overwrites element INDEX of its output before every check
+//   stallinit:R:0    rank R stops before it creates the transport of its first rank set
+//   stallsplit:R:0   rank R stops before it prepares its first algorithm (splits)
+// (both in the set-up step, before the rank arrives: the watchdog names it as not arrived)
 struct Faults {
   struct Fault {
     std::string kind;
@@ -66,8 +69,10 @@ struct Faults {
       x.kind = item.substr(0, a);
       x.rank = std::atoi(item.substr(a + 1, b - a - 1).c_str());
       x.arg = parse_size(item.substr(b + 1), "COLLBENCH_FAULT argument");
-      if (x.kind != "stall" && x.kind != "kill" && x.kind != "corrupt")
-        throw UsageError("COLLBENCH_FAULT kind '" + x.kind + "' is not stall, kill or corrupt");
+      if (x.kind != "stall" && x.kind != "kill" && x.kind != "corrupt" && x.kind != "stallinit" &&
+          x.kind != "stallsplit")
+        throw UsageError("COLLBENCH_FAULT kind '" + x.kind +
+                         "' is not stall, kill, corrupt, stallinit or stallsplit");
       f.list.push_back(x);
     }
     return f;
@@ -159,6 +164,7 @@ struct Run {
   Faults faults;
   std::int64_t total_wrong = 0;
   const collectives::SelectionTable* selection = nullptr;
+  std::set<std::string> noted;  // algorithm and placement whose timing note was printed
 };
 
 // Layout of MPI_DOUBLE_INT.
@@ -175,21 +181,24 @@ struct SetState {
   collectives::Buffer send, recv;
   std::size_t alloc_bytes = 0;
   std::vector<std::size_t> offsets;
-  std::vector<double> local;                  // this rank's seconds per iteration
+  std::size_t rotate_cursor = 0;  // where the next loop's offsets continue (see compute_offsets)
+  std::vector<double> local;      // this rank's seconds per iteration
   std::vector<TimeRank> pairs_in, pairs_out;  // for MPI_MAXLOC
   std::vector<int> node_of_rank;
   RankSet set;
 };
 
-void compute_offsets(std::vector<std::size_t>& offsets, std::size_t bytes, std::size_t alloc,
-                     bool rotate) {
+// The offsets of the next `n` iterations. They continue where the previous loop (warm-up, timed,
+// the previous size) stopped, so that no line is read again before the walk has wrapped the whole
+// buffer, which the backend made at least twice the largest cache (Backend::rotation_bytes).
+void compute_offsets(std::vector<std::size_t>& offsets, std::size_t n, std::size_t bytes,
+                     std::size_t alloc, bool rotate, std::size_t& cursor) {
   const std::size_t stride =
       std::max<std::size_t>(kRotateAlign, (bytes + kRotateAlign - 1) / kRotateAlign * kRotateAlign);
-  std::size_t off = 0;
-  for (auto& x : offsets) {
-    if (!rotate || off + bytes > alloc) off = 0;
-    x = off;
-    off += stride;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!rotate || cursor + bytes > alloc) cursor = 0;
+    offsets[i] = cursor;
+    cursor += stride;
   }
 }
 
@@ -231,14 +240,17 @@ Record measure(Run& run, SetState& st, Algorithm& algo, const std::string& algo_
     if (!s.ok()) run.watchdog.fire_now(what + ": " + s.message);
   };
 
-  compute_offsets(st.offsets, bytes, st.alloc_bytes, o.rotate_buffers);
   if (o.warmup > 0) {
+    compute_offsets(st.offsets, static_cast<std::size_t>(o.warmup), bytes, st.alloc_bytes,
+                    o.rotate_buffers, st.rotate_cursor);
     progress.set(Phase::kWarmup, 0);
     loop.offsets =
         std::span<const std::size_t>(st.offsets.data(), static_cast<std::size_t>(o.warmup));
     fail_if(run.backend.time_iterations(
         loop, std::span<double>(st.local.data(), static_cast<std::size_t>(o.warmup))));
   }
+  compute_offsets(st.offsets, static_cast<std::size_t>(o.iters), bytes, st.alloc_bytes,
+                  o.rotate_buffers, st.rotate_cursor);
   progress.set(Phase::kTimed, 0);
   loop.offsets = std::span<const std::size_t>(st.offsets.data(), static_cast<std::size_t>(o.iters));
   std::span<double> samples(st.local.data(), static_cast<std::size_t>(o.iters));
@@ -264,9 +276,9 @@ Record measure(Run& run, SetState& st, Algorithm& algo, const std::string& algo_
     run.backend.fill_input(*st.transport, args.in_place ? recv : send, args, st.rank, st.size,
                            seed);
     progress.enter(rep);
-    const auto deadline = Deadline::In(o.timeout_s);
-    fail_if(algo.run(args.in_place ? recv : send, recv, args, deadline));
-    fail_if(st.transport->synchronize(deadline));
+    // Through the timed loop's launch path (a CUDA graph with --cuda-graph).
+    fail_if(run.backend.run_once(*st.transport, algo, args, args.in_place ? recv : send, recv,
+                                 o.timeout_s));
     progress.leave();
     if (const auto* f = run.faults.find("corrupt", run.world_rank))
       run.backend.corrupt(*st.transport, recv, args, st.rank, st.size, f->arg);
@@ -362,6 +374,16 @@ void measure_set(Run& run, SetState& st, const std::vector<std::size_t>& sizes, 
         std::optional<std::string> refusal;
         auto use = [&](const std::string& name) {
           if (name == prepared_name) return;
+          // Releasing the previous algorithm's communicators and preparing the next one
+          // (splits) are collective: armed, so that a rank that does not arrive is named.
+          run.watchdog.begin_setup("prepare " + name + " on " + std::to_string(st.size) + " ranks");
+          struct EndSetup {
+            Watchdog& w;
+            ~EndSetup() { w.end_setup(); }
+          } end_setup{run.watchdog};
+          if (run.faults.find("stallsplit", run.world_rank))
+            for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+          run.watchdog.progress().enter(0);  // arrived: the peers see this rank inside
           algo.reset();
           prepared_name = name;
           const auto* info = collectives::find_algorithm(o.collective, name);
@@ -421,6 +443,9 @@ void measure_set(Run& run, SetState& st, const std::vector<std::size_t>& sizes, 
             if (!in_place && o.placement == Placement::kIn) continue;
             args.in_place = in_place;
             Record r = measure(run, st, *algo, entry, selected, args, bytes, repeat);
+            if (st.rank == 0 && run.noted.insert(entry + (in_place ? " in" : " out")).second)
+              if (const auto note = run.backend.timing_note(*algo, args); !note.empty())
+                run.table.note("note: " + note);
             if (st.rank == 0) {
               if (r.wrong > 0) run.total_wrong += r.wrong;
               run.sink->add(r);
@@ -548,7 +573,7 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
 
   // 3. Memory: two buffers of the largest size plus the rotation region, and up to one message
   // of algorithm scratch, must fit in this rank's share of the node's available memory.
-  const std::size_t extra = o.rotate_buffers ? kRotateExtra : 0;
+  const std::size_t extra = o.rotate_buffers ? backend->rotation_bytes() : 0;
   const std::size_t alloc = o.max_bytes + extra;
   const std::size_t need = 2 * alloc + o.max_bytes;
   const int local_ranks =
@@ -610,8 +635,10 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
   if (world_rank == 0 && topo.contains("warnings"))
     for (const auto& w : topo["warnings"]) table.note("warning: " + w.get<std::string>());
 
-  Run run{o,        world,      world_rank, world_size, hosts, *backend,
-          watchdog, sink.get(), table,      faults,     0,     &selection};
+  Run run{o,          world, world_rank, world_size, hosts,      *backend, watchdog,
+          sink.get(), table, faults,     0,          &selection, {}};
+  watchdog.set_abort_hook(
+      [&backend](const std::string& why) { backend->abort_communication(why); });
 
   const auto sizes = size_sweep(o.min_bytes, o.max_bytes, o.step_factor, o.step_bytes);
   const auto sets = rank_sets(o, hosts);
@@ -626,10 +653,16 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
           MPI_Comm_set_errhandler(st.comm, MPI_ERRORS_RETURN);
           MPI_Comm_rank(st.comm, &st.rank);
           MPI_Comm_size(st.comm, &st.size);
+          watchdog.begin_setup(backend->name() + " transport on " + std::to_string(st.size) +
+                               " ranks (creating the communicator)");
+          if (faults.find("stallinit", world_rank))
+            for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+          watchdog.progress().enter(0);  // arrived: the peers see this rank inside
           st.transport = backend->make_transport(st.comm);
           st.alloc_bytes = alloc;
           st.send = st.transport->allocate(alloc);
           st.recv = st.transport->allocate(alloc);
+          watchdog.end_setup();
           const std::size_t n = static_cast<std::size_t>(std::max(o.iters, o.warmup));
           st.offsets.assign(n, 0);
           st.local.assign(n, 0.0);
@@ -641,12 +674,24 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
           if (world_rank == 0)
             table.section(st.size, set.nodes, repeat, o.ranks_sweep || o.repeat > 1);
           measure_set(run, st, sizes, repeat);
+          watchdog.begin_setup(backend->name() + " transport on " + std::to_string(st.size) +
+                               " ranks (closing the communicators)");
+          watchdog.progress().enter(0);
+          st.send.reset();
+          st.recv.reset();
+          if (Status closed = backend->close_transport(*st.transport, o.timeout_s); !closed.ok())
+            watchdog.fire_now(closed.message);
           st.transport.reset();
+          watchdog.end_setup();
           MPI_Comm_free(&st.comm);
         }
         quiet_barrier(world);
       }
     }
+  } catch (const CommError& e) {
+    // A communicator that could not be created, split or closed: reported like a timeout, naming
+    // the ranks that had not arrived (the communicators are aborted already).
+    watchdog.fire_now(e.what());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "collbench: error on rank %d: %s\n", world_rank, e.what());
     if (sink) {
