@@ -659,10 +659,10 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
             for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
           watchdog.progress().enter(0);  // arrived: the peers see this rank inside
           st.transport = backend->make_transport(st.comm);
+          watchdog.end_setup();  // allocation is local: no peer to wait for
           st.alloc_bytes = alloc;
           st.send = st.transport->allocate(alloc);
           st.recv = st.transport->allocate(alloc);
-          watchdog.end_setup();
           const std::size_t n = static_cast<std::size_t>(std::max(o.iters, o.warmup));
           st.offsets.assign(n, 0);
           st.local.assign(n, 0.0);
