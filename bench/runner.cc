@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <set>
@@ -379,7 +380,12 @@ void measure_set(Run& run, SetState& st, const std::vector<std::size_t>& sizes, 
           run.watchdog.begin_setup("prepare " + name + " on " + std::to_string(st.size) + " ranks");
           struct EndSetup {
             Watchdog& w;
-            ~EndSetup() { w.end_setup(); }
+            int uncaught = std::uncaught_exceptions();
+            // Not while a failed split unwinds: the watchdog then reports this rank where it
+            // was (inside the set-up), not as one that had not arrived.
+            ~EndSetup() {
+              if (std::uncaught_exceptions() == uncaught) w.end_setup();
+            }
           } end_setup{run.watchdog};
           if (run.faults.find("stallsplit", run.world_rank))
             for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
