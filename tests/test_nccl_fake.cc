@@ -179,9 +179,9 @@ void expect_aborted_children_first(const FakeNccl& net) {
   }
 }
 
-void report(const char* test, const JobResult& r) {
+void report(const char* test, const JobResult& r, double timeout = kTimeout) {
   std::printf("[%s] exit %d after %.2f s (timeout %.1f s): %s\n", test, r.exit_code, r.seconds,
-              kTimeout, r.report.c_str());
+              timeout, r.report.c_str());
 }
 
 TEST(FakeNccl, SuccessPathFinalizesSplitsBeforeTheirParent) {
@@ -308,7 +308,7 @@ TEST(FakeNccl, AsyncErrorOnASplitEndsTheRunAtOnce) {
       if (Status st = measure(env, *s.t, *algo, allreduce(1 << 12), 0); !st.ok()) return st;
     return close(env, s);
   });
-  report("async error on a split", r);
+  report("async error on a split", r, timeout);
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_NE(r.report.find("rank 2 on fakehost: "), std::string::npos) << r.report;
   EXPECT_NE(r.report.find("link down on rail 1"), std::string::npos) << r.report;
