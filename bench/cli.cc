@@ -296,6 +296,11 @@ void add_benchmark_commands(CLI::App& app, std::function<int()>& action,
       if (!timing)
         throw UsageError("unknown --timing '" + raw->timing + "' (per-call, barrier or loop)");
       o.timing = *timing;
+      if (o.cuda_graph > 0 && o.timing != collectives::TimingMode::kPerCall)
+        throw UsageError("--cuda-graph " + std::to_string(o.cuda_graph) + " with --timing " +
+                         raw->timing +
+                         ": a captured graph replays the calls back to back, with no barrier or "
+                         "host clock between them; use --timing per-call with --cuda-graph");
       if (o.timing == collectives::TimingMode::kLoop && o.stable_budget_s > 0)
         throw UsageError(
             "--timing loop records one loop average per rank, not per-iteration samples, and "

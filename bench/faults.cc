@@ -22,8 +22,10 @@ Faults Faults::from_env() {
     x.kind = item.substr(0, a);
     x.rank = std::atoi(item.substr(a + 1, b - a - 1).c_str());
     x.arg = parse_size(item.substr(b + 1), "COLLBENCH_FAULT argument");
-    if (x.kind != "stall" && x.kind != "kill" && x.kind != "corrupt" && x.kind != "slow")
-      throw UsageError("COLLBENCH_FAULT kind '" + x.kind + "' is not stall, kill, corrupt or slow");
+    if (x.kind != "stall" && x.kind != "kill" && x.kind != "corrupt" && x.kind != "slow" &&
+        x.kind != "stallinit" && x.kind != "stallsplit")
+      throw UsageError("COLLBENCH_FAULT kind '" + x.kind +
+                       "' is not stall, kill, corrupt, slow, stallinit or stallsplit");
     f.list.push_back(x);
   }
   return f;

@@ -4,6 +4,9 @@
 //   kill:R:BYTES     rank R kills itself (SIGKILL) at the first size >= BYTES
 //   corrupt:R:INDEX  rank R overwrites element INDEX of its output before every check
 //   slow:R:N         from the N-th timed call of every point on, rank R's calls take 4x as long
+//   stallinit:R:0    rank R stops before it creates the transport of its first group
+//   stallsplit:R:0   rank R stops before it prepares its first algorithm (splits)
+// (the last two inside the set-up step, before the rank arrives: the watchdog names it)
 #pragma once
 
 #include <cstddef>

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <exception>
 #include <cstdio>
 #include <sstream>
 #include <thread>
@@ -22,7 +23,6 @@ using collectives::Algorithm;
 using collectives::CollectiveArgs;
 using nlohmann::json;
 
-constexpr std::size_t kRotateExtra = 32u << 20;  // per buffer; see docs/methodology.md
 constexpr std::size_t kRotateAlign = 256;
 
 // Byte offset of every call (warm-up, then timed) into the buffers. Consecutive calls touch
@@ -105,7 +105,31 @@ Runner::Runner(const Options& o, collectives::Backend& backend, Watchdog& watchd
     : o_(o), backend_(backend), watchdog_(watchdog), faults_(faults), world_rank_(world_rank) {}
 
 std::size_t Runner::buffer_bytes(std::size_t max_bytes) const {
-  return max_bytes + (o_.rotate_buffers ? kRotateExtra : 0);
+  return max_bytes + (o_.rotate_buffers ? backend_.rotation_bytes() : 0);
+}
+
+// Collective set-up (creating, splitting, closing communicators) runs as a watchdog step of its
+// own: a rank that never arrives is named as in a timed step. Not ended while an exception
+// unwinds: the watchdog then reports this rank where it was, inside the set-up.
+class SetupStep {
+ public:
+  SetupStep(Watchdog& w, const std::string& what) : w_(w) {
+    w_.begin_setup(what);
+    w_.progress().enter(0);  // arrived: the peers see this rank inside
+  }
+  ~SetupStep() {
+    if (std::uncaught_exceptions() == uncaught_) w_.end_setup();
+  }
+  SetupStep(const SetupStep&) = delete;
+  SetupStep& operator=(const SetupStep&) = delete;
+
+ private:
+  Watchdog& w_;
+  int uncaught_ = std::uncaught_exceptions();
+};
+
+void stall_forever() {
+  for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
 }
 
 void Runner::open(Group& g, MPI_Comm comm, MPI_Comm stats, std::size_t max_bytes,
@@ -118,7 +142,18 @@ void Runner::open(Group& g, MPI_Comm comm, MPI_Comm stats, std::size_t max_bytes
   MPI_Comm_size(comm, &g.size);
   MPI_Comm_rank(stats, &g.stats_rank);
   MPI_Comm_size(stats, &g.stats_size);
-  g.transport = backend_.make_transport(comm);
+  {
+    if (faults_.find("stallinit", world_rank_)) {
+      watchdog_.begin_setup(backend_.name() + " transport on " + std::to_string(g.size) +
+                            " ranks (creating the communicator)");
+      stall_forever();  // before arriving: the watchdog names this rank
+    }
+    SetupStep step(watchdog_, backend_.name() + " transport on " + std::to_string(g.size) +
+                                  " ranks (creating the communicator)");
+    g.transport = backend_.make_transport(comm);
+  }
+  // Allocation is local (no peer to wait for) and faulting in the rotation region can take
+  // seconds on a loaded machine: outside the armed step.
   g.alloc_bytes = buffer_bytes(max_bytes);
   g.send = g.transport->allocate(g.alloc_bytes);
   g.recv = g.transport->allocate(g.alloc_bytes);
@@ -133,8 +168,13 @@ void Runner::open(Group& g, MPI_Comm comm, MPI_Comm stats, std::size_t max_bytes
 }
 
 void Runner::close(Group& g) const {
+  SetupStep step(watchdog_, backend_.name() + " transport on " + std::to_string(g.size) +
+                                " ranks (closing the communicators)");
   g.send.reset();
   g.recv.reset();
+  if (g.transport)
+    if (Status closed = backend_.close_transport(*g.transport, o_.timeout_s); !closed.ok())
+      watchdog_.fire_now(closed.message);
   g.transport.reset();
 }
 
@@ -149,6 +189,14 @@ collectives::AlgorithmContext Runner::context(const Group& g) const {
 
 Runner::Prepared Runner::prepare(const Group& g, const std::string& name,
                                  const CollectiveArgs& max_args) const {
+  // Preparing may split the transport (collective): armed, so a rank that does not arrive is
+  // named.
+  const std::string what = "prepare " + name + " on " + std::to_string(g.size) + " ranks";
+  if (faults_.find("stallsplit", world_rank_)) {
+    watchdog_.begin_setup(what);
+    stall_forever();
+  }
+  SetupStep step(watchdog_, what);
   Prepared out;
   const auto* info = collectives::find_algorithm(max_args.collective, name);
   if (!info || !info->measurable()) {
@@ -260,9 +308,8 @@ Record Runner::measure(Group& g, Algorithm& algo, const PointSpec& p) {
     backend_.fill_sentinel(tr, recv, args);
     backend_.fill_input(tr, args.in_place ? recv : send, args, g.rank, g.size, seed);
     progress.enter(rep);
-    const auto deadline = Deadline::In(o_.timeout_s);
-    fail_if(algo.run(args.in_place ? recv : send, recv, args, deadline));
-    fail_if(tr.synchronize(deadline));
+    // Through the timed loop's launch path (a CUDA graph with --cuda-graph).
+    fail_if(backend_.run_once(tr, algo, args, args.in_place ? recv : send, recv, o_.timeout_s));
     progress.leave();
     if (const auto* f = faults_.find("corrupt", world_rank_))
       backend_.corrupt(tr, recv, args, g.rank, g.size, f->arg);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -80,6 +81,8 @@ struct Sweep {
   std::int64_t total_wrong = 0;
   int measured = 0;  // points measured (rank 0)
   const collectives::SelectionTable* selection = nullptr;
+  std::set<std::string> noted;  // algorithm and placement whose timing note was printed
+  collectives::Backend* backend = nullptr;
 };
 
 void report_rows(Sweep& sw, const std::optional<Record>& out, const std::optional<Record>& in) {
@@ -149,6 +152,9 @@ void sweep_entry(Sweep& sw, Group& g, const std::vector<std::size_t>& sizes, int
       PointSpec p{entry, selected, args, bytes, repeat, nullptr};
       if (sw.sink) sw.sink->set_in_progress(describe_point(args, name, bytes, g.size));
       Record r = sw.runner.measure_point(g, *prepared.algo, p);
+      if (g.stats_rank == 0 && sw.noted.insert(entry + (in_place ? " in" : " out")).second)
+        if (const auto note = sw.backend->timing_note(*prepared.algo, args); !note.empty())
+          sw.table.note("note: " + note);
       if (g.stats_rank == 0) {
         if (r.wrong > 0) sw.total_wrong += r.wrong;
         ++sw.measured;
@@ -250,7 +256,7 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
   const int local_ranks =
       static_cast<int>(hosts.ranks_of_node[hosts.node_of_rank[world_rank]].size());
   if (setup_error.empty()) {
-    const std::size_t extra = o.rotate_buffers ? (32u << 20) : 0;
+    const std::size_t extra = o.rotate_buffers ? backend->rotation_bytes() : 0;
     const std::size_t need = 2 * (o.max_bytes + extra) + 2 * o.max_bytes;
     const std::size_t avail = backend->memory_available_per_rank(local_ranks);
     if (need > avail) {
@@ -294,8 +300,10 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
   if (world_rank == 0 && topo.contains("warnings"))
     for (const auto& w : topo["warnings"]) table.note("warning: " + w.get<std::string>());
 
+  watchdog.set_abort_hook(
+      [&backend](const std::string& why) { backend->abort_communication(why); });
   Runner runner(o, *backend, watchdog, faults, world_rank);
-  Sweep sw{o, world_rank, runner, sink.get(), table, 0, 0, &selection};
+  Sweep sw{o, world_rank, runner, sink.get(), table, 0, 0, &selection, {}, backend.get()};
 
   const auto sizes = size_sweep(o.min_bytes, o.max_bytes, o.step_factor, o.step_bytes);
   const auto sets = rank_sets(o, hosts);
@@ -320,6 +328,10 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
         quiet_barrier(world);
       }
     }
+  } catch (const CommError& e) {
+    // A communicator that could not be created, split or closed: reported like a timeout,
+    // naming the ranks that had not arrived (the communicators are aborted already).
+    watchdog.fire_now(e.what());
   } catch (const UsageError& e) {
     // Raised on every rank at once (a decision broadcast by rank 0): bad input found while
     // measuring. What was measured stays in the result file.

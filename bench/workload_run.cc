@@ -281,6 +281,8 @@ int run_workload(WorkloadRunArgs& a, int* argc, char*** argv) {
     } catch (...) {
     }
   });
+  watchdog.set_abort_hook(
+      [&backend](const std::string& why) { backend->abort_communication(why); });
   Runner runner(o, *backend, watchdog, faults, rank);
 
   const bool table = lead && !o.quiet;
@@ -296,6 +298,7 @@ int run_workload(WorkloadRunArgs& a, int* argc, char*** argv) {
            "each (us)", "step (ms)", "model (us)", "meas/model", "#wrong"});
   double total_s = 0, total_model_s = 0;
   std::int64_t wrong_all = 0;
+  try {
   for (const StepCollective& c : plan) {
     json step = {{"what", c.what},           {"op", model::step_op_name(c.op)},
                  {"group", c.group},         {"group_size", c.group_size},
@@ -346,6 +349,16 @@ int run_workload(WorkloadRunArgs& a, int* argc, char*** argv) {
            sig(each * 1e6) + (extrapolated ? "*" : ""), sig(step_s * 1e3),
            model_each > 0 ? sig(model_each * 1e6) : "-",
            model_each > 0 ? sig(each / model_each) : "-", std::to_string(wrong_all)});
+  }
+  } catch (const CommError& e) {
+    watchdog.fire_now(e.what());
+  } catch (const UsageError& e) {
+    // Raised on every rank at once (an algorithm the step's groups cannot run): one line.
+    if (lead) {
+      std::fprintf(stderr, "collbench: error: %s\n", e.what());
+      sink->finish(false, e.what());
+    }
+    return 2;
   }
   if (lead) {
     sink->finish(true, "");

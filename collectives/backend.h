@@ -25,6 +25,11 @@
 
 namespace collbench::collectives {
 
+// Bytes added to each buffer so that the iterations' offsets walk through memory (see
+// docs/methodology.md): at least twice the largest cache a message could be served from. Host
+// backends use this; device backends size it from the device's cache.
+inline constexpr std::size_t kHostRotationBytes = std::size_t{32} << 20;
+
 // The settings a backend needs from the command line.
 struct BackendSettings {
   std::size_t mpi_max_count = 2147483647;  // largest count in one MPI call (testing: set low)
@@ -150,6 +155,26 @@ class Backend {
   virtual void corrupt(Transport& t, void* buf, const CollectiveArgs& a, int rank, int ranks,
                        std::size_t index) = 0;
   virtual Status time_iterations(const TimedLoop& loop, std::span<double> seconds) = 0;
+  // The check's collective: one run of `algo`, waited for, through the launch path
+  // time_iterations uses (so the output checked is produced the way the timed ones were).
+  virtual Status run_once(Transport& t, Algorithm& algo, const CollectiveArgs& a, const void* send,
+                          void* recv, double timeout_s) {
+    const Deadline deadline = Deadline::In(timeout_s);
+    Status st = algo.run(send, recv, a, deadline);
+    if (st.ok()) st = t.synchronize(deadline);
+    return st;
+  }
+  // Bytes added to each buffer for the rotation of offsets.
+  virtual std::size_t rotation_bytes() { return kHostRotationBytes; }
+  // Ends `t` on the success path (collective over its ranks): the NCCL backend finalizes its
+  // communicators here. After a failure the transport is destroyed without this (and aborts).
+  virtual Status close_transport(Transport& /*t*/, double /*timeout_s*/) { return Status::Ok(); }
+  // From any thread, when the run is being ended (the watchdog fired): abort every communicator.
+  // Must return within a few seconds.
+  virtual void abort_communication(const std::string& /*why*/) noexcept {}
+  // What the time of a point includes beyond the collective itself, for a note under the table
+  // and in docs (empty when nothing), e.g. a copy an in-place variant needs.
+  virtual std::string timing_note(Algorithm& /*algo*/, const CollectiveArgs& /*a*/) { return ""; }
   // Bytes this rank may allocate for buffers (host RAM share, or device memory).
   virtual std::size_t memory_available_per_rank(int ranks_on_node) = 0;
   // Extra provenance (GPU names, library versions).
