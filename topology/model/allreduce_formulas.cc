@@ -56,23 +56,33 @@ T binomial(const NetT<T>& n, std::int64_t p, double bytes) {
   return binomial_one_way(n, p, bytes, true) + binomial_one_way(n, p, bytes, false);
 }
 
+// Whether the ranks of a tier-(k-1) block share a link at tier k: one flow reaches more than a
+// rank's share (GPUs sharing a NIC, the ranks of a CPU node).
+template <class T>
+bool shared_link(const NetT<T>& n, int k) {
+  return value_of(n.flow_beta[k]) < value_of(n.beta[k]);
+}
+
 template <class T>
 T double_binary_tree(const NetT<T>& n, std::int64_t p, double bytes) {
   if (p <= 1) return T{};
   const std::int64_t g = std::min(p, n.group[0]);
   const std::int64_t domains = ceil_div(p, g);
-  T lat = n.alpha[0] * (2.0 * static_cast<double>(g - 1));
+  // Chunks of a large buffer go by the library's bulk protocol (msg_alpha's rendezvous).
+  T lat = msg_alpha(n, 0, bytes) * (2.0 * static_cast<double>(g - 1));
   // Pipelined: every rank sends about 2n (up the chain and down again); a domain sends 2n over
-  // its links to the other domains in the two trees together.
-  T bw = g > 1 ? inv_rate(n, 0, 1.0) * (2.0 * bytes) : T{};
+  // its links to the other domains in the two trees together. A library's trees reach a
+  // fraction of the links' rate (NCCL: 0.92, and 0.85 more where GPUs share a NIC).
+  T bw = g > 1 ? inv_rate(n, 0, 1.0) * (2.0 * bytes / n.tree_eff) : T{};
   if (domains > 1) {
     int prev_levels = ceil_log2(domains);
     const int top = top_tier(n, p);
     for (int k = 1; k <= top; ++k) {
       const int levels = ceil_log2(blocks(n, k, p));
-      lat += n.alpha[k] * (2.0 * (prev_levels - levels));
+      lat += msg_alpha(n, k, bytes) * (2.0 * (prev_levels - levels));
       prev_levels = levels;
-      T cross = spread_inv_rate(n, k) * (2.0 * bytes);
+      const double eff = n.tree_eff * (shared_link(n, k) ? n.tree_shared_eff : 1.0);
+      T cross = spread_inv_rate(n, k) * (2.0 * bytes / eff);
       bw = max_of(bw, cross);
     }
   }
@@ -147,25 +157,39 @@ T hierarchical_leader(const NetT<T>& n, std::int64_t p, double bytes) {
   return binomial(n, g, bytes) + inner_allreduce(leaders, domains, bytes);
 }
 
+// In-switch reduction inside one domain (NVLS): the reduce-scatter through the switch (each rank
+// sends n, receives n/g) pipelined with the multicast all-gather (sends n/g, receives n), n(1+1/g)
+// each way. Beyond in_switch_full GPUs the bus bandwidth stops growing: the time is that of the
+// same bus bandwidth over 2(g-1)/g·n.
+template <class T>
+T in_switch_domain(const NetT<T>& n, std::int64_t g, double bytes) {
+  if (g <= 1) return T{};
+  const double gd = static_cast<double>(g);
+  const double gs = n.in_switch_full > 1 ? std::min(gd, n.in_switch_full) : gd;
+  const double per_rank = bytes * (1.0 + 1.0 / gs) * ((gd - 1) / gd) * (gs / (gs - 1));
+  return inv_rate(n, 0, 1.0) * (per_rank / n.in_switch_eff[0]);
+}
+
 template <class T>
 T in_switch(const NetT<T>& n, std::int64_t p, double bytes) {
   if (p <= 1) return T{};
   if (!n.in_switch[0]) return not_applicable<T>();
   const std::int64_t g = std::min(p, n.group[0]);
-  const double gd = static_cast<double>(g);
-  // Reduce-scatter through the switch (each rank sends n, receives n/g) pipelined with the
-  // multicast all-gather (sends n/g, receives n): n(1 + 1/g) each way.
-  T lat = n.alpha[0] * 2.0;
-  T intra = inv_rate(n, 0, 1.0) * (bytes * (1.0 + 1.0 / gd) / n.in_switch_eff[0]);
+  T lat = n.in_switch_alpha > 0 ? constant_time<T>(n.in_switch_alpha) : n.alpha[0] * 2.0;
+  // Start-up: in_switch_fill bytes per domain GPU at a GPU's link rate before the pipeline
+  // streams, whatever the size (what makes 512 MiB slower than 4 GiB per byte).
+  if (n.in_switch_fill > 0)
+    lat += inv_rate(n, 0, 1.0) * (n.in_switch_fill * static_cast<double>(g));
+  const T intra = in_switch_domain(n, g, bytes);
   if (g == p) return lat + intra;
   const std::int64_t domains = ceil_div(p, g);
   NetT<T> rail = strided_net(n, g);
-  const double m = bytes / gd;
   bool sharp = true;
   for (int k = 0; k < rail.tiers; ++k) sharp = sharp && rail.in_switch[k];
   T inter{};
   if (sharp) {
     // Each rank sends its n/g shard up the switch tree once and receives the result once.
+    const double m = bytes / static_cast<double>(g);
     const int top = top_tier(rail, domains);
     T inv = inv_rate(rail, 0, 1.0) * (1.0 / rail.in_switch_eff[0]);
     T hop = rail.alpha[0] * 2.0;
@@ -175,9 +199,23 @@ T in_switch(const NetT<T>& n, std::int64_t p, double bytes) {
     }
     inter = hop + inv * m;
   } else {
-    inter = inner_allreduce(rail, domains, m);
+    // NVLS tree: the domain's reduced buffer goes up and down a tree of domains over the channels
+    // it spreads across. Two domains exchange n once; more move 2n each way through an interior
+    // domain of the two trees (NCCL doubles the network rate only for two nodes).
+    const double traffic = domains <= 2 ? bytes : 2.0 * bytes;
+    int prev_levels = ceil_log2(domains);
+    const int top = top_tier(n, p);
+    for (int k = 1; k <= top; ++k) {
+      const int levels = ceil_log2(blocks(n, k, p));
+      const T hop =
+          n.in_switch_tree_alpha > 0 ? constant_time<T>(n.in_switch_tree_alpha) : n.alpha[k];
+      lat += hop * (2.0 * (prev_levels - levels));
+      prev_levels = levels;
+      inter = max_of(inter, spread_inv_rate(n, k) * traffic);
+    }
   }
-  return lat + max_of(intra, inter);
+  // The stages overlap but for a fraction of the shorter one.
+  return lat + max_of(intra, inter) + min_of(intra, inter) * n.in_switch_serial;
 }
 
 COLLBENCH_MODEL_INSTANTIATE(ring_allreduce)

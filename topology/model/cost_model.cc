@@ -149,6 +149,8 @@ T time_of(const NetT<T>& n, ModelAlgo a, double bytes, std::int64_t p) {
       return not_applicable<T>();
   }
   if (is_na(t)) return t;
+  if (n.fanout > 1 && collectives::algorithm_info(a).collective == Collective::kAllToAll)
+    t = max_of(t, forwarded_copies(n, bytes));
   const double copied = copied_bytes(a, bytes, p, n.group[0], n.in_place);
   if (copied > 0) t += n.delta * copied;
   if constexpr (std::is_same_v<T, double>) {
@@ -243,6 +245,17 @@ ModelNet make_net(const Fabric& f) {
     n.rndv[k] = t.rendezvous_us * 1e-6;
   }
   n.channels = n.tiers > 1 ? n.group[0] : 1;
+  const Tuning& u = f.tuning;
+  n.channel_cap = u.channels;
+  n.tree_eff = u.tree_efficiency;
+  n.tree_shared_eff = u.tree_shared_nic_efficiency;
+  n.in_switch_alpha = u.in_switch_alpha_us * 1e-6;
+  n.in_switch_tree_alpha = u.in_switch_tree_alpha_us * 1e-6;
+  n.in_switch_full = u.in_switch_full_gpus;
+  n.in_switch_fill = u.in_switch_fill_bytes;
+  n.in_switch_serial = u.in_switch_serial_fraction;
+  n.p2p_eff = u.p2p_efficiency;
+  n.message_gap = u.message_gap_us >= 0 ? u.message_gap_us * 1e-6 : -1;
   n.gamma = f.gamma_s_per_byte();
   n.delta = f.copy_gbps > 0 ? 1.0 / (f.copy_gbps * 1e9) : 0.0;
   n.call_overhead_s = f.call_overhead_us * 1e-6;

@@ -37,6 +37,20 @@ T not_applicable() {
   }
   return t;
 }
+// A constant time (no parameter of a fit moves it).
+template <class T>
+T constant_time(double seconds) {
+  if constexpr (std::is_same_v<T, double>) {
+    return seconds;
+  } else {
+    return LinearTime::constant(seconds);
+  }
+}
+template <class T>
+T min_of(const T& a, const T& b) {
+  return value_of(a) <= value_of(b) ? a : b;
+}
+
 template <class T>
 bool is_na(const T& t) {
   return std::isnan(value_of(t));
@@ -68,7 +82,8 @@ T inv_rate(const NetT<T>& n, int k, double f) {
 template <class T>
 T spread_inv_rate(const NetT<T>& n, int k) {
   const double below = static_cast<double>(n.group[k - 1]);
-  const double c = std::min(static_cast<double>(n.channels), below);
+  double c = std::min(static_cast<double>(n.channels), below);
+  if (n.channel_cap > 0) c = std::min(c, static_cast<double>(n.channel_cap));
   return inv_rate(n, k, c / below) * (1.0 / c);
 }
 
@@ -159,18 +174,48 @@ T shift_step(const NetT<T>& n, std::int64_t p, std::int64_t d, double m) {
 
 // --- one function per algorithm (p ranks, `bytes` per rank) ---------------------------------
 
-#define COLLBENCH_MODEL_FORMULAS(X)                                                                \
-  X(ring_allreduce)                                                                                \
-  X(recursive_doubling) X(rabenseifner) X(binomial) X(double_binary_tree) X(hierarchical)          \
-      X(hierarchical3) X(hierarchical_leader) X(in_switch) X(alltoall_linear) X(alltoall_pairwise) \
-          X(alltoall_bruck) X(alltoall_hierarchical) X(ring_reduce_scatter)                        \
-              X(halving_reduce_scatter) X(pairwise_reduce_scatter) X(ring_allgather)               \
-                  X(doubling_allgather) X(bruck_allgather)
-#define COLLBENCH_MODEL_DECLARE(name) \
-  template <class T>                  \
-  T name(const NetT<T>& n, std::int64_t p, double bytes);
-COLLBENCH_MODEL_FORMULAS(COLLBENCH_MODEL_DECLARE)
-#undef COLLBENCH_MODEL_DECLARE
+template <class T>
+T ring_allreduce(const NetT<T>& n, std::int64_t p, double bytes);
+template <class T>
+T recursive_doubling(const NetT<T>& n, std::int64_t p, double bytes);
+template <class T>
+T rabenseifner(const NetT<T>& n, std::int64_t p, double bytes);
+template <class T>
+T binomial(const NetT<T>& n, std::int64_t p, double bytes);
+template <class T>
+T double_binary_tree(const NetT<T>& n, std::int64_t p, double bytes);
+template <class T>
+T hierarchical(const NetT<T>& n, std::int64_t p, double bytes);
+template <class T>
+T hierarchical3(const NetT<T>& n, std::int64_t p, double bytes);
+template <class T>
+T hierarchical_leader(const NetT<T>& n, std::int64_t p, double bytes);
+template <class T>
+T in_switch(const NetT<T>& n, std::int64_t p, double bytes);
+template <class T>
+T alltoall_linear(const NetT<T>& n, std::int64_t p, double bytes);
+template <class T>
+T alltoall_pairwise(const NetT<T>& n, std::int64_t p, double bytes);
+template <class T>
+T alltoall_bruck(const NetT<T>& n, std::int64_t p, double bytes);
+template <class T>
+T alltoall_hierarchical(const NetT<T>& n, std::int64_t p, double bytes);
+template <class T>
+T ring_reduce_scatter(const NetT<T>& n, std::int64_t p, double bytes);
+template <class T>
+T halving_reduce_scatter(const NetT<T>& n, std::int64_t p, double bytes);
+template <class T>
+T pairwise_reduce_scatter(const NetT<T>& n, std::int64_t p, double bytes);
+template <class T>
+T ring_allgather(const NetT<T>& n, std::int64_t p, double bytes);
+template <class T>
+T doubling_allgather(const NetT<T>& n, std::int64_t p, double bytes);
+template <class T>
+T bruck_allgather(const NetT<T>& n, std::int64_t p, double bytes);
+
+// The scale-up links' time for the forwarded copies of an MoE dispatch (NetT::fanout).
+template <class T>
+T forwarded_copies(const NetT<T>& n, double bytes);
 
 // Reduce-scatter (reduce) or all-gather in two levels: the domain, then the rails.
 template <class T>
