@@ -36,6 +36,7 @@ struct PredictArgs {
   model::SiteOptions site;
   std::string json_path;
   bool profiles_given = false;
+  bool strict = false;  // more GPUs than the power budget holds: an error, not a note
 };
 
 std::string algo_code(model::ModelAlgo a) {
@@ -121,6 +122,7 @@ int run_predict(const PredictArgs& a) {
     model::Fabric fabric;
   };
   std::vector<Target> targets;
+  std::vector<std::string> over;  // GPU counts beyond the power budget, one line per profile
   if (!a.fabric_path.empty()) {
     model::Fabric f = model::load_fabric(a.fabric_path);
     if (f.gpus > 0 && max_gpus > f.gpus) {
@@ -132,9 +134,15 @@ int run_predict(const PredictArgs& a) {
     }
     targets.push_back({f.name.empty() ? a.fabric_path : f.name, f});
   } else {
-    for (const auto* p : parse_profiles(a.profiles, "--profile"))
+    for (const auto* p : parse_profiles(a.profiles, "--profile")) {
+      if (const std::string line = over_budget(*p, a.site, max_gpus); !line.empty()) {
+        if (a.strict) throw UsageError("--gpus " + a.gpus + ": " + line);
+        over.push_back(line);
+      }
       targets.push_back({p->key, model::site_fabric(*p, max_gpus, a.site)});
+    }
   }
+  for (const auto& line : over) std::printf("beyond the power budget: %s\n", line.c_str());
 
   // The projection itself: closed form, no allocation inside.
   const std::size_t n_alg = algos.size(), n_size = sizes.size(), n_gpu = gpus.size();
@@ -172,25 +180,45 @@ int run_predict(const PredictArgs& a) {
   out["points"] = json::array();
   out["best"] = json::array();
   out["projection_seconds"] = elapsed;
+  out["calibration"] = calibration_json();
+  out["beyond_power_budget"] = over;
+  // The error band of each GPU count, per fabric and collective (computed once, not per point).
+  auto band = [&](std::size_t f, Collective c, std::size_t g) {
+    const std::int64_t domain = targets[f].fabric.tiers.size() > 1
+                                    ? targets[f].fabric.tiers[0].group_size
+                                    : (gpus[g] + 1);  // one tier: every count is one domain
+    return band_of(c, gpus[g], domain, domain);
+  };
   for (std::size_t f = 0; f < targets.size(); ++f) {
     out["fabrics"].push_back(
         {{"label", targets[f].label}, {"fabric", model::fabric_to_json(targets[f].fabric)}});
     for (std::size_t al = 0; al < n_alg; ++al) {
       const auto& info = model::model_algorithm(algos[al]);
+      std::vector<model::PointBand> bands;
+      for (std::size_t g = 0; g < n_gpu; ++g) bands.push_back(band(f, info.collective, g));
       for (std::size_t s = 0; s < n_size; ++s)
         for (std::size_t g = 0; g < n_gpu; ++g) {
           const double t = at(f, al, s, g);
           if (std::isnan(t)) continue;
           const double b = static_cast<double>(sizes[s]);
-          out["points"].push_back(
-              {{"fabric", targets[f].label},
-               {"collective", std::string(collectives::collective_name(info.collective))},
-               {"algorithm", std::string(info.name)},
-               {"bytes", sizes[s]},
-               {"gpus", gpus[g]},
-               {"time_us", t * 1e6},
-               {"algbw_gbps", model::algbw_gbps(b, t)},
-               {"busbw_gbps", model::busbw_gbps(info.collective, b, gpus[g], t)}});
+          const double bus = model::busbw_gbps(info.collective, b, gpus[g], t);
+          json point = {{"fabric", targets[f].label},
+                        {"collective", std::string(collectives::collective_name(info.collective))},
+                        {"algorithm", std::string(info.name)},
+                        {"bytes", sizes[s]},
+                        {"gpus", gpus[g]},
+                        {"time_us", t * 1e6},
+                        {"algbw_gbps", model::algbw_gbps(b, t)},
+                        {"busbw_gbps", bus},
+                        {"regime", model::band_regime_key(bands[g].regime)},
+                        {"extrapolated", bands[g].extrapolated}};
+          if (bands[g].cases > 0) {
+            point["busbw_low_gbps"] = bus * (1 + bands[g].lo);
+            point["busbw_high_gbps"] = bus * (1 + bands[g].hi);
+            point["time_low_us"] = t * 1e6 / (1 + bands[g].hi);
+            point["time_high_us"] = t * 1e6 / (1 + bands[g].lo);
+          }
+          out["points"].push_back(std::move(point));
         }
     }
   }
@@ -228,17 +256,37 @@ int run_predict(const PredictArgs& a) {
           const double b = static_cast<double>(sizes[s]);
           const double bus = model::busbw_gbps(c, b, gpus[g], best);
           row.push_back(sig(bus) + " " + algo_code(algos[best_al]));
-          out["best"].push_back(
-              {{"fabric", targets[f].label},
-               {"collective", std::string(collectives::collective_name(c))},
-               {"bytes", sizes[s]},
-               {"gpus", gpus[g]},
-               {"algorithm", std::string(model::model_algorithm(algos[best_al]).name)},
-               {"time_us", best * 1e6},
-               {"busbw_gbps", bus}});
+          json entry = {{"fabric", targets[f].label},
+                        {"collective", std::string(collectives::collective_name(c))},
+                        {"bytes", sizes[s]},
+                        {"gpus", gpus[g]},
+                        {"algorithm", std::string(model::model_algorithm(algos[best_al]).name)},
+                        {"time_us", best * 1e6},
+                        {"busbw_gbps", bus}};
+          const model::PointBand pb = band(f, c, g);
+          entry["band"] = band_json(pb);
+          if (pb.cases > 0) {
+            entry["busbw_low_gbps"] = bus * (1 + pb.lo);
+            entry["busbw_high_gbps"] = bus * (1 + pb.hi);
+          }
+          out["best"].push_back(std::move(entry));
         }
         if (s % every == 0 || s + 1 == n_size) t.row(row);
       }
+      std::vector<std::string> regime_row{"regime"}, band_row{"band"};
+      json col_bands = json::array();
+      for (std::size_t g = 0; g < n_gpu; ++g) {
+        const model::PointBand pb = band(f, c, g);
+        regime_row.push_back(model::band_regime_name(pb.regime));
+        band_row.push_back(band_cell(pb));
+        col_bands.push_back(band_json(pb));
+      }
+      t.row(regime_row);
+      t.row(band_row);
+      out["column_bands"].push_back({{"fabric", targets[f].label},
+                                     {"collective", std::string(collectives::collective_name(c))},
+                                     {"gpus", gpus},
+                                     {"bands", col_bands}});
       std::printf("\n== %s, %s (columns: GPUs)\n%s", targets[f].label.c_str(),
                   std::string(collectives::collective_name(c)).c_str(), t.str().c_str());
     }
@@ -249,6 +297,9 @@ int run_predict(const PredictArgs& a) {
       "\ncodes: R ring, RD recursive_doubling, RB rabenseifner, BN binomial, T "
       "double_binary_tree, H hierarchical, H3 hierarchical3, HL hierarchical_leader, NV "
       "in_switch; all-to-all: L linear, P pairwise, B bruck, H hierarchical\n");
+  std::printf(
+      "band: measured / model - 1 over the published cases of the column's regime "
+      "(`collbench model validate --published`); * extrapolated: more GPUs than any of them\n");
   std::printf("assumptions:\n");
   for (const auto& s : out["assumptions"]) std::printf("  - %s\n", s.get<std::string>().c_str());
   write_json(a.json_path, out);
@@ -272,6 +323,10 @@ void add_predict_command(CLI::App* model, Action& action) {
       ->capture_default_str();
   c->add_option("--algo", a->algos, "algorithms (comma list), default all");
   add_site_options(c, a->site);
+  c->add_option("--power-mw", a->site.power_mw,
+                "power budget the GPU counts are checked against (a note when exceeded)")
+      ->capture_default_str();
+  c->add_flag("--strict", a->strict, "more GPUs than the power budget holds is an error (exit 2)");
   c->add_option("--json", a->json_path, "write every point as JSON (for the plotting script)");
   c->callback([&action, a, c] {
     a->profiles_given = c->count("--profile") > 0;
