@@ -71,7 +71,9 @@ def build_parser():
                              "prints) or from the median (busbw_p50_gbps); default mean")
     parser.add_argument("--projection", action="append", default=[], metavar="FILE",
                         help="cost-model projection (collbench model predict --json FILE) drawn "
-                             "dashed beside the measurements, at the measured rank counts")
+                             "dashed beside the measurements, at the measured rank counts, with "
+                             "the calibration record's error band shaded and a cross on points "
+                             "beyond every published case (extrapolated)")
     parser.add_argument("--formats", default="png,svg",
                         help="image formats, comma-separated (default png,svg)")
     parser.add_argument("--title", default=None, help="text added to every title")
@@ -286,10 +288,21 @@ def _projection_series(projections, collective, measured, x_field, fixed, metric
         if x_field == "gpus" and "bytes" in fixed:
             name += f" @ {format_size(group[0]['bytes'])}"
         value = "busbw_gbps" if metric == "busbw" else "time_us"
-        series.append({"name": name, "fields": {"algorithm": algorithm, "fabric": fabric,
-                                                **{k: group[0][k] for k in fixed}},
-                       "points": [[p[x_field], float(p[value])] for p in group]})
+        item = {"name": name, "fields": {"algorithm": algorithm, "fabric": fabric,
+                                         **{k: group[0][k] for k in fixed}},
+                "points": [[p[x_field], float(p[value])] for p in group]}
+        # The calibration record's error band of each point (model predict writes it where a
+        # published case covers the point's regime), and where the model extrapolates.
+        low, high = _BAND_FIELDS["busbw" if metric == "busbw" else "time"]
+        if all(low in p and high in p for p in group):
+            item["band"] = [[p[x_field], float(p[low]), float(p[high])] for p in group]
+        item["extrapolated"] = [p[x_field] for p in group if p.get("extrapolated")]
+        series.append(item)
     return series
+
+
+_BAND_FIELDS = {"busbw": ("busbw_low_gbps", "busbw_high_gbps"),
+                "time": ("time_low_us", "time_high_us")}
 
 
 def _draw_projection(ax, projection, measured, styles):
@@ -310,6 +323,16 @@ def _draw_projection(ax, projection, measured, styles):
         ax.plot([p[0] for p in item["points"]], [p[1] for p in item["points"]],
                 label=item["name"], color=color, linestyle=(0, (4, 2)), linewidth=1.3,
                 marker=marker, markersize=4, markerfacecolor="none", alpha=0.85)
+        if item.get("band"):
+            ax.fill_between([b[0] for b in item["band"]], [b[1] for b in item["band"]],
+                            [b[2] for b in item["band"]], color=color, alpha=0.12, linewidth=0,
+                            label=item["name"] + " (calibration band)")
+        extrapolated = set(item.get("extrapolated", []))
+        if extrapolated:
+            # Hollow markers only say "model"; a cross says "beyond every published case".
+            xs = [p for p in item["points"] if p[0] in extrapolated]
+            ax.plot([p[0] for p in xs], [p[1] for p in xs], linestyle="none", marker="x",
+                    markersize=5, color=color, alpha=0.85)
 
 
 def size_figure(kind, collective, entries, args, caption_files):

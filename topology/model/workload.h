@@ -6,7 +6,7 @@
 // consecutive ranks, a CP group strides by TP, a DP group strides by TP·CP, pipeline neighbours
 // are TP·CP·DP apart, and an EP group is EP consecutive members of the DP dimension.
 //
-// Per step, per GPU (model-facts.md, "Training workloads"):
+// Per step, per GPU (docs/model.md §6; shapes and sizes in docs/sources.md §5):
 //   DP   all-reduce of grad_bytes · P_dense / (TP·PP) over DP·CP (ZeRO-1/2: reduce-scatter +
 //        all-gather of the same size; ZeRO-3: reduce-scatter + 2 all-gathers); expert weights
 //        over DP·CP·TP / EP replicas.
