@@ -88,9 +88,15 @@ std::optional<Instability> find_instability(std::span<const double> samples_us,
   }
   std::vector<double> v(samples_us.begin(), samples_us.end());
   std::sort(v.begin(), v.end());
+  // A tail is at least 5% of the samples and never one sample: of 20, one interrupted call moves
+  // the interpolated p95 past any bound (a spike, not a tail).
   const double p50 = percentile_sorted(v, 0.5), p95 = percentile_sorted(v, 0.95);
-  if (p50 > 0 && p95 / p50 > 1 + 4 * o.threshold)
-    return Instability{"heavy tail", -1, p50, p95, -1};
+  const double bound = (1 + 4 * o.threshold) * p50;
+  const auto above = static_cast<std::size_t>(
+      v.end() - std::upper_bound(v.begin(), v.end(), bound));
+  const std::size_t tail = std::max<std::size_t>(
+      2, static_cast<std::size_t>(std::ceil(0.05 * static_cast<double>(v.size()))));
+  if (p50 > 0 && above >= tail) return Instability{"heavy tail", -1, p50, p95, -1};
   return std::nullopt;
 }
 

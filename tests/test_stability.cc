@@ -70,6 +70,16 @@ TEST(Stability, HeavyTail) {
   EXPECT_NE(why->text().find("p95"), std::string::npos);
 }
 
+TEST(Stability, OneSpikeIsNotAHeavyTail) {
+  std::vector<double> v(20, 100.0);
+  v[11] = 3000;  // one call interrupted for 3 ms: p95 interpolates to 245, but it is one call
+  EXPECT_FALSE(find_instability(v, StabilityOptions{}).has_value());
+  v[4] = 2500;  // a second one of 20 is a tail (10%)
+  const auto why = find_instability(v, StabilityOptions{});
+  ASSERT_TRUE(why.has_value());
+  EXPECT_EQ(why->reason, "heavy tail");
+}
+
 TEST(Stability, TooFewSamplesAreNotJudged) {
   EXPECT_FALSE(find_instability(std::vector<double>{1, 100, 1}, StabilityOptions{}).has_value());
   EXPECT_FALSE(find_instability(std::vector<double>{}, StabilityOptions{}).has_value());
