@@ -5,6 +5,7 @@
 // all-to-all into column slices of every block, described by a resized contiguous datatype so
 // that one MPI_Alltoall moves the same slice of every block. Cost: whatever the library picks
 // (OpenMPI's tuned component: recursive doubling / ring / Rabenseifner by size and ranks).
+// fp8: MPI has no 8-bit float, so MPI_Allreduce refuses it; MPI_Alltoall moves it as bytes.
 #include <algorithm>
 #include <memory>
 #include <vector>
@@ -23,8 +24,11 @@ class MpiAllreduce final : public Algorithm {
   std::string_view name() const override { return "MPI_Allreduce"; }
   Collective collective() const override { return Collective::kAllReduce; }
   std::optional<std::string> supports(const AlgorithmContext& ctx,
-                                      const CollectiveArgs&) const override {
+                                      const CollectiveArgs& args) const override {
     if (!as_mpi(ctx.transport)) return "MPI_Allreduce needs the MPI backend";
+    if (dtype_is_fp8(args.dtype))
+      return "MPI_Allreduce has no fp8 type (MPI defines none); use an own algorithm, e.g. "
+             "--algo ring";
     return std::nullopt;
   }
   void prepare(const AlgorithmContext& ctx, const CollectiveArgs& max_args) override {

@@ -25,8 +25,11 @@ std::optional<std::string> check_nccl(const AlgorithmContext& ctx, const Collect
   if (!as_nccl(ctx.transport)) return "nccl needs the NCCL backend (--backend nccl)";
   if (args.collective != want)
     return "nccl: this is the " + std::string(collective_name(want)) + " algorithm";
-  if (!nccl_datatype(args.dtype))
-    return "NCCL has no type for " + std::string(dtype_name(args.dtype));
+  // All-to-all moves bytes (ncclUint8), so only the reduction needs NCCL to know the type.
+  if (want == Collective::kAllReduce && !nccl_datatype(args.dtype))
+    return "nccl: NCCL " + std::to_string(NCCL_MAJOR) + "." + std::to_string(NCCL_MINOR) +
+           " has no type for " + std::string(dtype_name(args.dtype)) +
+           (dtype_is_fp8(args.dtype) ? " (ncclFloat8e4m3/e5m2 need NCCL 2.24 or later)" : "");
   if (want == Collective::kAllToAll &&
       args.count % static_cast<std::size_t>(ctx.transport->size()) != 0)
     return "nccl: all-to-all count " + std::to_string(args.count) + " is not a multiple of " +
