@@ -8,6 +8,8 @@
 #include <ctime>
 #include <fstream>
 
+#include "collectives/reduce.h"
+
 extern char** environ;
 
 namespace collbench::bench {
@@ -72,6 +74,9 @@ json make_provenance(const Options& o, const topology::HostMap& hosts, const std
   p["nccl_version"] = nullptr;
   p["compiler"] = COLLBENCH_COMPILER;
   p["cpu_model"] = cpu_model();
+  // Which host reduction kernels ran (collectives/reduce.h): results from different levels
+  // measure different code, so comparisons across them should know.
+  p["reduce_isa"] = std::string(collectives::reduce_isa_name());
   utsname u{};
   if (uname(&u) == 0) p["os"] = std::string(u.sysname) + " " + u.release + " " + u.machine;
   p["hostnames"] = hosts.hostnames;

@@ -20,6 +20,7 @@
 #include "bench/sizes.h"
 #include "bench/watchdog.h"
 #include "collectives/mpi_transport.h"
+#include "collectives/reduce.h"
 #include "collectives/registry.h"
 #include "collectives/selection.h"
 #include "topology/hostmap.h"
@@ -86,6 +87,23 @@ std::uint64_t fnv1a(const std::string& s) {
 
 // Waits for every rank without spinning on a core (ranks that sit out a --ranks-sweep step
 // must not steal CPU from the ranks being measured).
+// True on every rank when `error` is non-empty on any; `error` is then the lowest such rank's.
+bool agree_on_error(MPI_Comm comm, std::string& error) {
+  int rank = 0, size = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  int bad = error.empty() ? 0 : 1, any = 0;
+  CB_MPI_CHECK(MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, comm));
+  if (!any) return false;
+  int first = bad ? rank : size, first_all = 0;
+  CB_MPI_CHECK(MPI_Allreduce(&first, &first_all, 1, MPI_INT, MPI_MIN, comm));
+  int len = static_cast<int>(error.size());
+  CB_MPI_CHECK(MPI_Bcast(&len, 1, MPI_INT, first_all, comm));
+  error.resize(static_cast<std::size_t>(len));
+  CB_MPI_CHECK(MPI_Bcast(error.data(), len, MPI_CHAR, first_all, comm));
+  return true;
+}
+
 void quiet_barrier(MPI_Comm comm) {
   MPI_Request req;
   CB_MPI_CHECK(MPI_Ibarrier(comm, &req));
@@ -158,6 +176,7 @@ struct Run {
   Faults faults;
   std::int64_t total_wrong = 0;
   const collectives::SelectionTable* selection = nullptr;
+  std::string refused;  // a named dtype that no requested algorithm runs (refused_dtype)
 };
 
 // Layout of MPI_DOUBLE_INT.
@@ -333,6 +352,47 @@ Record measure(Run& run, SetState& st, Algorithm& algo, const std::string& algo_
   return rec;
 }
 
+// A dtype the user named (not `-d all`) that no requested algorithm runs, while one of them
+// runs f32 with the same op and size (fp8 on MPI_Allreduce, or on an NCCL without fp8): bad
+// input, not a run of skipped rows. Returns the one-line reason, empty when there is none.
+// Every rank computes the same answer (supports() depends only on the arguments and the set).
+std::string refused_dtype(const Options& o, const AlgorithmContext& ctx,
+                          const std::vector<std::size_t>& sizes, int ranks) {
+  if (o.dtypes_all || o.algo_auto) return {};
+  const std::size_t max_bytes = sizes.empty() ? 0 : *std::max_element(sizes.begin(), sizes.end());
+  for (DType dtype : o.dtypes) {
+    for (ReduceOp op : o.ops) {
+      CollectiveArgs args;
+      args.collective = o.collective;
+      args.dtype = dtype;
+      args.op = op;
+      args.count = collectives::count_for_bytes(o.collective, max_bytes, dtype, ranks);
+      CollectiveArgs f32 = args;
+      f32.dtype = DType::kF32;
+      std::string why;
+      bool f32_runs = false, runs = false;
+      for (const auto& name : o.algorithms) {
+        const auto* info = collectives::find_algorithm(o.collective, name);
+        if (!info) continue;
+        const auto algo = info->make();
+        const auto refusal = algo->supports(ctx, args);
+        if (!refusal) runs = true;
+        if (algo->supports(ctx, f32)) continue;
+        f32_runs = true;
+        if (refusal && why.empty()) why = *refusal;
+      }
+      if (!runs && f32_runs) {
+        const std::string what = o.collective == Collective::kAllReduce
+                                     ? "dtype " + std::string(collectives::dtype_name(dtype)) +
+                                           " with op " + std::string(collectives::op_name(op))
+                                     : "dtype " + std::string(collectives::dtype_name(dtype));
+        return "no requested algorithm runs " + what + " on the " + o.backend + " backend: " + why;
+      }
+    }
+  }
+  return {};
+}
+
 // Measures every dtype/op/algorithm/size of the options on one rank set.
 void measure_set(Run& run, SetState& st, const std::vector<std::size_t>& sizes, int repeat) {
   const Options& o = run.o;
@@ -342,6 +402,8 @@ void measure_set(Run& run, SetState& st, const std::vector<std::size_t>& sizes, 
   ctx.segment_bytes = o.segment_bytes;
   ctx.inter_node_algorithm = o.inter_node_algorithm;
   const bool tty = isatty(STDERR_FILENO) && run.world_rank == 0;
+  run.refused = refused_dtype(o, ctx, sizes, st.size);
+  if (!run.refused.empty()) return;
 
   std::vector<std::string> entries = o.algorithms;
   if (o.algo_auto) entries.emplace_back("auto");
@@ -555,21 +617,19 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
                     " ranks there); lower --max-bytes";
     }
   }
-  ConsoleTable table(world_rank == 0 && !o.quiet);
-  {
-    // Agree on setup errors before anything else is started.
-    int bad = setup_error.empty() ? 0 : 1, any = 0;
-    CB_MPI_CHECK(MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, world));
-    if (any) {
-      int first = bad ? world_rank : world_size, first_all = 0;
-      CB_MPI_CHECK(MPI_Allreduce(&first, &first_all, 1, MPI_INT, MPI_MIN, world));
-      int len = static_cast<int>(setup_error.size());
-      CB_MPI_CHECK(MPI_Bcast(&len, 1, MPI_INT, first_all, world));
-      setup_error.resize(static_cast<std::size_t>(len));
-      CB_MPI_CHECK(MPI_Bcast(setup_error.data(), len, MPI_CHAR, first_all, world));
-      if (world_rank == 0) std::fprintf(stderr, "collbench: error: %s\n", setup_error.c_str());
-      return 2;
+  // The host reduction kernels: a COLLBENCH_REDUCE_ISA this CPU cannot run stops here.
+  if (setup_error.empty()) {
+    try {
+      collectives::active_reduce_isa();
+    } catch (const Error& e) {
+      setup_error = e.what();
     }
+  }
+  ConsoleTable table(world_rank == 0 && !o.quiet);
+  // Agree on setup errors before anything else is started.
+  if (agree_on_error(world, setup_error)) {
+    if (world_rank == 0) std::fprintf(stderr, "collbench: error: %s\n", setup_error.c_str());
+    return 2;
   }
 
   // 4. Where every rank sits (hwloc), recorded in the result file.
@@ -602,8 +662,8 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
   if (world_rank == 0 && topo.contains("warnings"))
     for (const auto& w : topo["warnings"]) table.note("warning: " + w.get<std::string>());
 
-  Run run{o,        world,      world_rank, world_size, hosts, *backend,
-          watchdog, sink.get(), table,      faults,     0,     &selection};
+  Run run{o,          world, world_rank, world_size, hosts,      *backend, watchdog,
+          sink.get(), table, faults,     0,          &selection, {}};
 
   const auto sizes = size_sweep(o.min_bytes, o.max_bytes, o.step_factor, o.step_bytes);
   const auto sets = rank_sets(o, hosts);
@@ -637,7 +697,9 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
           MPI_Comm_free(&st.comm);
         }
         quiet_barrier(world);
+        if (agree_on_error(world, run.refused)) break;
       }
+      if (!run.refused.empty()) break;
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "collbench: error on rank %d: %s\n", world_rank, e.what());
@@ -652,6 +714,12 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
     return 1;
   }
 
+  if (!run.refused.empty()) {  // bad input found once a transport could be asked
+    if (world_rank == 0) std::fprintf(stderr, "collbench: error: %s\n", run.refused.c_str());
+    // Bad input leaves no file, unless an earlier rank set already wrote records.
+    if (sink && !sink->records().empty()) sink->finish(false, run.refused);
+    return 2;
+  }
   if (sink) {
     sink->finish(true, "");
     table.summary(sink->records());

@@ -12,6 +12,10 @@
 // each one the CPU has against the portable one.
 #include "collectives/reduce.h"
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
@@ -41,14 +45,49 @@ namespace {
 constexpr ReduceIsa kAllIsas[] = {ReduceIsa::kPortable, ReduceIsa::kAvx2, ReduceIsa::kAvx512,
                                   ReduceIsa::kAvx512Bf16};
 
+#if defined(__x86_64__)
+// CPUID and XCR0 directly (not __builtin_cpu_supports, whose feature names differ between GCC
+// and clang versions): a feature counts only when the OS also saves its registers.
+struct X86Features {
+  bool avx2 = false, fma = false, f16c = false;
+  bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false;
+  bool avx512bf16 = false, avx512vbmi = false;
+};
+
+X86Features detect_x86() {
+  X86Features f;
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
+  const bool osxsave = c & (1u << 27), avx = c & (1u << 28);
+  if (!osxsave || !avx) return f;
+  unsigned lo = 0, hi = 0;
+  __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  const std::uint64_t xcr0 = (static_cast<std::uint64_t>(hi) << 32) | lo;
+  if ((xcr0 & 0x6) != 0x6) return f;             // XMM and YMM state
+  const bool zmm_state = (xcr0 & 0xe0) == 0xe0;  // opmask, upper ZMM halves, ZMM16-31
+  f.fma = c & (1u << 12);
+  f.f16c = c & (1u << 29);
+  if (__get_cpuid_max(0, nullptr) < 7) return f;
+  __cpuid_count(7, 0, a, b, c, d);
+  f.avx2 = b & (1u << 5);
+  if (zmm_state) {
+    f.avx512f = b & (1u << 16);
+    f.avx512dq = b & (1u << 17);
+    f.avx512bw = b & (1u << 30);
+    f.avx512vl = b & (1u << 31);
+    f.avx512vbmi = c & (1u << 1);
+    __cpuid_count(7, 1, a, b, c, d);
+    f.avx512bf16 = a & (1u << 5);
+  }
+  return f;
+}
+#endif
+
 bool cpu_has(ReduceIsa isa) {
 #if defined(__x86_64__)
-  __builtin_cpu_init();
-  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                    __builtin_cpu_supports("f16c");
-  const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") &&
-                      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-                      __builtin_cpu_supports("avx512dq");
+  static const X86Features f = detect_x86();
+  const bool avx2 = f.avx2 && f.fma && f.f16c;
+  const bool avx512 = avx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq;
   switch (isa) {
     case ReduceIsa::kPortable:
       return true;
@@ -57,7 +96,7 @@ bool cpu_has(ReduceIsa isa) {
     case ReduceIsa::kAvx512:
       return avx512;
     case ReduceIsa::kAvx512Bf16:
-      return avx512 && __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512vbmi");
+      return avx512 && f.avx512bf16 && f.avx512vbmi;
   }
   return false;
 #else

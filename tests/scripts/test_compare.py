@@ -231,6 +231,19 @@ def test_environment_differences_are_warned(tmp_path, baseline):
     assert "### Warnings" in (tmp_path / "r.md").read_text()
 
 
+def test_different_reduction_kernels_are_warned(tmp_path):
+    base = gen.write(tmp_path / "b.json", model(1, reduce_isa="avx512bf16"))
+    cur = gen.write(tmp_path / "c.json", model(2, reduce_isa="avx2"))
+    old = gen.write(tmp_path / "o.json", model(3))  # a file from before the field: no warning
+    code, report = in_process(base, cur)
+    assert code == 0
+    assert any("host reduction kernels differs: baseline avx512bf16 vs current avx2" in w
+               for w in report["warnings"])
+    assert report["baseline"]["reduce_isa"] == "avx512bf16"
+    code, report = in_process(old, gen.write(tmp_path / "o2.json", model(4)))
+    assert not any("reduction kernels" in w for w in report["warnings"])
+
+
 def test_points_on_one_side_are_listed(tmp_path):
     base = gen.write(tmp_path / "b.json", model(1, algorithms=("ring", "native")))
     cur = gen.write(tmp_path / "c.json", model(2, algorithms=("ring", "tree")))
