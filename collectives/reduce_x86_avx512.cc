@@ -1,6 +1,6 @@
 // Reduction kernels for x86-64 with AVX-512: the portable loops of reduce_kernels.inc compiled
-// for AVX-512, plus hand-written loops for f16 and bf16 (and, with AVX512_BF16 and VBMI, fp8:
-// reduce_x86_fp8.inc). Two levels, each in its own target region so that the compiler cannot
+// for AVX-512, plus hand-written loops for f16 and bf16, and at the higher level for fp8
+// (reduce_x86_fp8.inc). Two levels, each in its own target region so that the compiler cannot
 // use an instruction of the higher one in the lower one's code:
 //
 //   avx512      F/BW/VL/DQ. bf16 rounds in integer arithmetic, like float_to_bf16.
@@ -214,9 +214,21 @@ std::size_t fast16(std::uint16_t* out, const std::uint16_t* a, const std::uint16
     return avx512::f16<Op>(out, a, b, n);
 }
 
+template <fp8::Format F, ReduceOp Op>
+std::size_t fast8(std::uint8_t* out, const std::uint8_t* a, const std::uint8_t* b, std::size_t n);
+
 #define CB_REDUCE_FAST16 1
+#define CB_REDUCE_FAST8 1
 #include "collectives/reduce_kernels.inc"
+#undef CB_REDUCE_FAST8
 #undef CB_REDUCE_FAST16
+
+#include "collectives/reduce_x86_fp8.inc"
+
+template <fp8::Format F, ReduceOp Op>
+std::size_t fast8(std::uint8_t* out, const std::uint8_t* a, const std::uint8_t* b, std::size_t n) {
+  return fp8x::loop<F, Op>(out, a, b, n);
+}
 
 }  // namespace avx512bf16
 }  // namespace

@@ -329,15 +329,22 @@ TEST_P(ReduceIsaTest, MatchesReference) {
   }
 }
 
-// Every fp8 pair, every op, both forms.
+// Every fp8 pair, every op, both forms. The codes are ordered with NaN and infinity last, so
+// that vector loops which hand a block with one of them to scalar code still see every pair of
+// ordinary values.
 TEST_P(ReduceIsaTest, Fp8EveryPairMatchesReference) {
   IsaScope scope(GetParam());
-  std::vector<std::uint8_t> a(65536), b(65536);
-  for (std::size_t i = 0; i < 65536; ++i) {
-    a[i] = static_cast<std::uint8_t>(i & 0xff);
-    b[i] = static_cast<std::uint8_t>(i >> 8);
-  }
   for (DType t : {DType::kF8E4M3, DType::kF8E5M2}) {
+    std::vector<std::uint8_t> order;
+    for (int special : {0, 1})
+      for (int v = 0; v < 256; ++v)
+        if (std::isfinite(fp8_value(static_cast<std::uint8_t>(v), t)) != (special == 1))
+          order.push_back(static_cast<std::uint8_t>(v));
+    std::vector<std::uint8_t> a(65536), b(65536);
+    for (std::size_t i = 0; i < 65536; ++i) {
+      a[i] = order[i & 0xff];
+      b[i] = order[i >> 8];
+    }
     for (ReduceOp op : all_ops()) {
       std::vector<std::uint8_t> out(65536), io = a;
       reduce_into(out.data(), a.data(), b.data(), 65536, t, op);
