@@ -7,6 +7,9 @@
 // sum or product takes a's NaN when a is one (apply_narrow): the compiler may swap the operands
 // of an addition, so lanes that came out NaN are redone with an explicit select, off the
 // common path.
+// Empty on other architectures (reduce.cc offers only the portable level there).
+#if defined(__x86_64__)
+
 #include <immintrin.h>
 
 #include <cstddef>
@@ -16,8 +19,6 @@
 #include "collectives/fp8.h"
 #include "collectives/half_convert.h"
 #include "collectives/reduce_impl.h"
-
-#if defined(__x86_64__)
 
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c,bmi,bmi2,lzcnt,popcnt"))), \
