@@ -145,7 +145,11 @@ ReduceIsa initial_isa() {
                   ": this CPU cannot run it (available: " + available_list() + ")");
     return *isa;
   }
-  return available_reduce_isas().back();
+  // No allocation here: the first reduction may run inside a timed or allocation-counted region.
+  ReduceIsa best = ReduceIsa::kPortable;
+  for (ReduceIsa isa : kAllIsas)
+    if (cpu_has(isa)) best = isa;
+  return best;
 }
 
 struct Active {
