@@ -41,31 +41,36 @@ inline __m256 apply8(__m256 a, __m256 b) {
   if constexpr (Op == ReduceOp::kMax) return _mm256_max_ps(b, a);
 }
 
-// a's NaN where a is NaN (see the file comment); only called when some lane is NaN.
-template <ReduceOp Op>
-inline __m256 nan_first(__m256 r, __m256 a) {
-  if constexpr (Op == ReduceOp::kSum || Op == ReduceOp::kProd)
-    return _mm256_blendv_ps(r, a, _mm256_cmp_ps(a, a, _CMP_UNORD_Q));
-  else
-    return r;
+inline __m128i load8(const std::uint16_t* p) {
+  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
 }
 
 template <bool kBf16>
-inline __m256 load8(const std::uint16_t* p) {
-  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+inline __m256 widen8(__m128i h) {
   if constexpr (kBf16)
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
   else
     return _mm256_cvtph_ps(h);
 }
 
-// Eight results, rounded to nearest even; the upper 16 bits of each lane for bf16.
+// Lanes where the 16-bit value is NaN, as a float-lane mask. From the bits: clang 14 turns a
+// float compare of widened halves into one scalar compare per element.
+template <bool kBf16>
+inline __m256 nan8(__m128i h) {
+  const __m128i mag = _mm_and_si128(h, _mm_set1_epi16(0x7fff));
+  const __m128i nan = _mm_cmpgt_epi16(mag, _mm_set1_epi16(kBf16 ? 0x7f80 : 0x7c00));
+  return _mm256_castsi256_ps(_mm256_cvtepi16_epi32(nan));
+}
+
+// Eight results, rounded to nearest even; the upper 16 bits of each lane for bf16. ha: a's bits.
 template <bool kBf16, ReduceOp Op>
-inline __m256i round8(__m256 a, __m256 b) {
+inline __m256i round8(__m128i ha, __m256 a, __m256 b) {
   __m256 v = apply8<Op>(a, b);
-  __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+  const __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
   const bool any_nan = !_mm256_testz_ps(nan, nan);
-  if (any_nan) v = nan_first<Op>(v, a);
+  // a's NaN where a is NaN (see the file comment), off the common path.
+  if constexpr (Op == ReduceOp::kSum || Op == ReduceOp::kProd)
+    if (any_nan) v = _mm256_blendv_ps(v, a, nan8<kBf16>(ha));
   if constexpr (kBf16) {
     const __m256i u = _mm256_castps_si256(v);
     const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
@@ -96,8 +101,9 @@ std::size_t fast16(std::uint16_t* out, const std::uint16_t* a, const std::uint16
                    std::size_t n) {
   std::size_t i = 0;
   for (; i + 16 <= n; i += 16) {
-    const __m256i r0 = round8<kBf16, Op>(load8<kBf16>(a + i), load8<kBf16>(b + i));
-    const __m256i r1 = round8<kBf16, Op>(load8<kBf16>(a + i + 8), load8<kBf16>(b + i + 8));
+    const __m128i a0 = load8(a + i), a1 = load8(a + i + 8);
+    const __m256i r0 = round8<kBf16, Op>(a0, widen8<kBf16>(a0), widen8<kBf16>(load8(b + i)));
+    const __m256i r1 = round8<kBf16, Op>(a1, widen8<kBf16>(a1), widen8<kBf16>(load8(b + i + 8)));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), pack8<kBf16>(r0));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i + 8), pack8<kBf16>(r1));
   }

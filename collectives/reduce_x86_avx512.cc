@@ -106,23 +106,28 @@ std::size_t bf16_int(std::uint16_t* out, const std::uint16_t* a, const std::uint
   return i;
 }
 
+// a's NaN lanes, from the binary16 bits (clang 14 turns a float compare of the widened values
+// into one scalar compare per element).
+inline __mmask16 half_nan(__m256i h) {
+  return _mm256_cmpgt_epu16_mask(_mm256_and_si256(h, _mm256_set1_epi16(0x7fff)),
+                                 _mm256_set1_epi16(0x7c00));
+}
+
 template <ReduceOp Op>
 std::size_t f16(std::uint16_t* out, const std::uint16_t* a, const std::uint16_t* b, std::size_t n) {
   constexpr int kRound = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
   std::size_t i = 0;
   for (; i + 32 <= n; i += 32) {
-    const __m512 a0 = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i)));
-    const __m512 a1 =
-        _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i + 16)));
+    const __m256i ha0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i));
+    const __m256i ha1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i + 16));
+    const __m512 a0 = _mm512_cvtph_ps(ha0), a1 = _mm512_cvtph_ps(ha1);
     const __m512 b0 = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i)));
     const __m512 b1 =
         _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i + 16)));
     __m512 r0 = apply16<Op>(a0, b0), r1 = apply16<Op>(a1, b1);
-    if constexpr (nan_can_pair(Op)) {
-      if (_mm512_cmp_ps_mask(r0, r0, _CMP_UNORD_Q) | _mm512_cmp_ps_mask(r1, r1, _CMP_UNORD_Q)) {
-        r0 = nan_first<Op>(r0, a0);
-        r1 = nan_first<Op>(r1, a1);
-      }
+    if constexpr (nan_can_pair(Op)) {  // a's NaN first (see the file comment)
+      r0 = _mm512_mask_mov_ps(r0, half_nan(ha0), a0);
+      r1 = _mm512_mask_mov_ps(r1, half_nan(ha1), a1);
     }
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm512_cvtps_ph(r0, kRound));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i + 16), _mm512_cvtps_ph(r1, kRound));
