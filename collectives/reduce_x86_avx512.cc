@@ -151,20 +151,8 @@ std::size_t fast16(std::uint16_t* out, const std::uint16_t* a, const std::uint16
 }  // namespace avx512
 }  // namespace
 
-// Types without a hand-written loop here keep the AVX2 kernels (today's code for them): the same
-// loops compiled for 512-bit vectors were faster in L1 but not from L2 on (micro_reduce), where
-// they are memory-bound.
-namespace {
-bool has_avx512_loop(DType t) {
-  return t == DType::kF16 || t == DType::kBF16 || t == DType::kF8E4M3 || t == DType::kF8E5M2;
-}
-}  // namespace
-
 void reduce_avx512(void* out, const void* a, const void* b, std::size_t n, DType t, ReduceOp op) {
-  if (has_avx512_loop(t))
-    avx512::reduce(out, a, b, n, t, op);
-  else
-    reduce_avx2(out, a, b, n, t, op);
+  avx512::reduce(out, a, b, n, t, op);
 }
 
 }  // namespace collbench::collectives::detail
@@ -253,10 +241,7 @@ std::size_t fast8(std::uint8_t* out, const std::uint8_t* a, const std::uint8_t* 
 
 void reduce_avx512bf16(void* out, const void* a, const void* b, std::size_t n, DType t,
                        ReduceOp op) {
-  if (has_avx512_loop(t))
-    avx512bf16::reduce(out, a, b, n, t, op);
-  else
-    reduce_avx2(out, a, b, n, t, op);
+  avx512bf16::reduce(out, a, b, n, t, op);
 }
 
 }  // namespace collbench::collectives::detail
