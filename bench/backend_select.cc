@@ -1,92 +1,21 @@
-// The backend choice and the NCCL backend's host-only pieces (built with and without NCCL).
-#include <cctype>
-#include <string>
+// The backend choice (--backend mpi|nccl): flag checks before MPI starts, then the backend.
+#include "bench/backend_select.h"
 
-#include "bench/nccl_backend.h"
 #include "collectives/error.h"
+#include "collectives/nccl/gpu_map.h"
+#include "collectives/nccl/nccl_backend.h"
 
 namespace collbench::bench {
-namespace {
 
-int parse_index(const std::string& s, const std::string& item) {
-  if (s.empty() || s.size() > 4)
-    throw UsageError("invalid --gpu-map item '" + item +
-                     "' (expected GPU indices like 0,1,2,3 or ranges like 0-3)");
-  for (char c : s)
-    if (!std::isdigit(static_cast<unsigned char>(c)))
-      throw UsageError("invalid --gpu-map item '" + item +
-                       "' (expected GPU indices like 0,1,2,3 or ranges like 0-3)");
-  return std::stoi(s);
-}
+using collectives::kBuiltWithoutNccl;
 
-}  // namespace
-
-bool nccl_backend_built() {
-#if COLLBENCH_HAVE_NCCL
-  return true;
-#else
-  return false;
-#endif
-}
-
-std::vector<int> parse_gpu_map(const std::string& text) {
-  std::vector<int> map;
-  std::string item;
-  auto flush = [&](bool last) {
-    if (item.empty()) {
-      if (last && map.empty() && text.find(',') == std::string::npos) return;
-      throw UsageError("invalid --gpu-map '" + text + "' (an item is empty)");
-    }
-    const auto dash = item.find('-');
-    if (dash == std::string::npos) {
-      map.push_back(parse_index(item, item));
-    } else {
-      const int lo = parse_index(item.substr(0, dash), item);
-      const int hi = parse_index(item.substr(dash + 1), item);
-      if (hi < lo) throw UsageError("invalid --gpu-map range '" + item + "' (end before start)");
-      for (int g = lo; g <= hi; ++g) map.push_back(g);
-    }
-    item.clear();
-  };
-  for (char c : text) {
-    if (c == ' ') continue;
-    if (c == ',') {
-      flush(false);
-    } else {
-      item += c;
-    }
-  }
-  flush(true);
-  return map;
-}
-
-int choose_gpu(int local_rank, int visible, const std::vector<int>& map) {
-  if (visible < 1) throw Error("no GPU is visible");
-  if (map.empty()) {
-    if (local_rank < visible) return local_rank;
-    throw Error("node-local rank " + std::to_string(local_rank) + " has no GPU of its own: " +
-                std::to_string(visible) + " GPU(s) are visible on this node; start at most " +
-                std::to_string(visible) + " ranks per node or give --gpu-map");
-  }
-  if (local_rank >= static_cast<int>(map.size()))
-    throw Error("--gpu-map lists " + std::to_string(map.size()) + " GPU(s) but node-local rank " +
-                std::to_string(local_rank) + " needs one");
-  const int g = map[static_cast<std::size_t>(local_rank)];
-  if (g >= visible)
-    throw Error("--gpu-map gives node-local rank " + std::to_string(local_rank) + " GPU " +
-                std::to_string(g) + " but only " + std::to_string(visible) +
-                " GPU(s) are visible (indices 0-" + std::to_string(visible - 1) +
-                ", after CUDA_VISIBLE_DEVICES)");
-  return g;
-}
-
-std::optional<int> shares_gpu_with(const std::vector<std::string>& bus_ids, int local_rank) {
-  if (local_rank < 0 || local_rank >= static_cast<int>(bus_ids.size())) return std::nullopt;
-  const std::string& mine = bus_ids[static_cast<std::size_t>(local_rank)];
-  if (mine.empty()) return std::nullopt;
-  for (int r = 0; r < static_cast<int>(bus_ids.size()); ++r)
-    if (r != local_rank && bus_ids[static_cast<std::size_t>(r)] == mine) return r;
-  return std::nullopt;
+collectives::BackendSettings backend_settings(const Options& o) {
+  collectives::BackendSettings s;
+  s.mpi_max_count = o.mpi_max_count;
+  s.timeout_s = o.timeout_s;
+  s.gpu_map = o.gpu_map;
+  s.cuda_graph = o.cuda_graph;
+  return s;
 }
 
 void validate_backend_options(const Options& o) {
@@ -94,23 +23,32 @@ void validate_backend_options(const Options& o) {
     throw UsageError("unknown --backend '" + o.backend + "' (use mpi or nccl)");
   if (o.cuda_graph < 0) throw UsageError("--cuda-graph cannot be negative");
   if (o.backend != "nccl") {
-    if (o.cuda_graph > 0) throw UsageError("--cuda-graph needs --backend nccl");
-    if (!o.gpu_map.empty()) throw UsageError("--gpu-map needs --backend nccl");
+    // Every algorithm the NCCL backend runs can be captured (they only enqueue stream work);
+    // the MPI backend's run on the host and cannot.
+    if (o.cuda_graph > 0)
+      throw UsageError(
+          "--cuda-graph needs --backend nccl (--backend " + o.backend +
+          " runs on the host, which a CUDA graph cannot capture): add --backend nccl or drop "
+          "--cuda-graph");
+    if (!o.gpu_map.empty())
+      throw UsageError(
+          "--gpu-map needs --backend nccl (it picks each rank's GPU): add --backend "
+          "nccl or drop --gpu-map");
     return;
   }
-  if (!nccl_backend_built()) throw UsageError(kBuiltWithoutNccl);
-  parse_gpu_map(o.gpu_map);
+  if (!collectives::nccl_backend_built()) throw UsageError(kBuiltWithoutNccl);
+  collectives::parse_gpu_map(o.gpu_map);
 }
 
-std::unique_ptr<Backend> make_backend(const Options& o) {
+std::unique_ptr<collectives::Backend> make_backend(const Options& o) {
   if (o.backend == "nccl") {
 #if COLLBENCH_HAVE_NCCL
-    return make_nccl_backend(o);
+    return collectives::make_nccl_backend(backend_settings(o));
 #else
     throw UsageError(kBuiltWithoutNccl);
 #endif
   }
-  return make_mpi_backend();
+  return collectives::make_mpi_backend(backend_settings(o));
 }
 
 }  // namespace collbench::bench

@@ -8,11 +8,12 @@
 #include <memory>
 #include <sstream>
 
+#include "bench/backend_select.h"
 #include "bench/mpi_session.h"
-#include "bench/nccl_backend.h"
 #include "bench/report.h"
-#include "bench/runner.h"
 #include "bench/sizes.h"
+#include "bench/sweep.h"
+#include "collectives/collective.h"
 #include "collectives/registry.h"
 #include "collectives/selection.h"
 
@@ -31,20 +32,22 @@ std::string Options::canonical() const {
   for (const auto& a : algorithms) s << a << ',';
   s << '|' << algo_auto << '|' << static_cast<int>(placement) << '|' << check << '|'
     << rotate_buffers << '|' << segment_bytes << '|' << inter_node_algorithm << '|' << mpi_max_count
-    << '|' << repeat << '|' << ranks_sweep << '|' << ranks_per_node;
+    << '|' << repeat << '|' << ranks_sweep << '|' << ranks_per_node << '|' << instability_threshold
+    << '|' << stable_budget_s;
   s << '|' << backend << '|' << gpu_map << '|' << cuda_graph;
   return s.str();
 }
 
 void print_algorithm_list() {
-  for (Collective c : {Collective::kAllReduce, Collective::kAllToAll}) {
+  for (Collective c : collectives::kAllCollectives) {
     std::printf("%s:\n", std::string(collectives::collective_name(c)).c_str());
     for (const auto& a : collectives::algorithm_registry()) {
-      if (a.collective != c) continue;
-      std::printf("  %-22s %s%s\n", std::string(a.name).c_str(), std::string(a.description).c_str(),
-                  a.native ? " [native]" : "");
+      if (a.collective != c || !a.measurable()) continue;
+      if (a.native() && !collectives::backend_built(a.backend)) continue;
+      std::printf("  %-24s %s%s\n", std::string(a.name).c_str(), std::string(a.description).c_str(),
+                  a.native() ? " [native]" : "");
     }
-    std::printf("  %-22s %s\n", "auto", "per size, the algorithm the selection table names");
+    std::printf("  %-24s %s\n", "auto", "per size, the algorithm the selection table names");
   }
 }
 
@@ -84,6 +87,13 @@ void validate_options(Options& o, const std::vector<std::string>& algo_args,
   if (!(o.timeout_s >= 0) || !std::isfinite(o.timeout_s))
     throw UsageError("--timeout must be a number of seconds >= 0 (0 = never)");
   if (o.repeat < 1) throw UsageError("--repeat must be at least 1");
+  if (!(o.instability_threshold > 0 && o.instability_threshold < 1))
+    throw UsageError("--instability-threshold " + std::to_string(o.instability_threshold) +
+                     ": must be a fraction between 0 and 1 (e.g. 0.25: a 25% change of level)");
+  if (o.stable_budget_s != 0 && !(o.stable_budget_s > 0 && o.stable_budget_s <= 1e6) ||
+      std::isnan(o.stable_budget_s))
+    throw UsageError("--stable " + std::to_string(o.stable_budget_s) +
+                     ": the budget per point must be a number of seconds above 0");
   if (o.ranks_per_node < 0) throw UsageError("--ranks-per-node cannot be negative");
   if (o.mpi_max_count < 1) throw UsageError("--mpi-max-count must be at least 1");
   size_sweep(o.min_bytes, o.max_bytes, o.step_factor, o.step_bytes);  // throws when too long
@@ -104,8 +114,8 @@ void validate_options(Options& o, const std::vector<std::string>& algo_args,
   if (o.dtypes.empty()) o.dtypes.push_back(collectives::DType::kF32);
 
   o.ops.clear();
-  if (o.collective == Collective::kAllToAll) {
-    o.ops.push_back(collectives::ReduceOp::kSum);  // unused by all-to-all
+  if (!collectives::traits(o.collective).reduces) {
+    o.ops.push_back(collectives::ReduceOp::kSum);  // unused: the collective does not reduce
   } else {
     for (const auto& s : split_list(op_args)) {
       if (s == "all") {
@@ -131,11 +141,17 @@ void validate_options(Options& o, const std::vector<std::string>& algo_args,
 
   o.algorithms.clear();
   o.algo_auto = false;
+  // An algorithm can run here when it is collbench's own or the chosen backend's native one.
+  auto usable = [&](const collectives::AlgorithmInfo& a) {
+    return a.collective == o.collective && a.measurable() &&
+           (!a.native() || a.backend == o.backend);
+  };
+  const std::string title(collectives::traits(o.collective).name);
   const auto names = split_list(algo_args);
   for (const auto& n : names) {
     if (n == "all") {
       for (const auto& a : collectives::algorithm_registry())
-        if (a.collective == o.collective &&
+        if (usable(a) &&
             std::find(o.algorithms.begin(), o.algorithms.end(), a.name) == o.algorithms.end())
           o.algorithms.emplace_back(a.name);
       continue;
@@ -145,43 +161,48 @@ void validate_options(Options& o, const std::vector<std::string>& algo_args,
       continue;
     }
     const auto* info = collectives::find_algorithm(o.collective, n);
-    if (!info) {
+    if (!info || !info->measurable()) {
       std::string known;
       for (const auto& a : collectives::algorithm_registry())
-        if (a.collective == o.collective)
+        if (a.collective == o.collective && a.measurable())
           known += (known.empty() ? "" : ", ") + std::string(a.name);
-      throw UsageError("unknown " + std::string(collectives::collective_name(o.collective)) +
-                       " algorithm '" + n + "' (known: " + known + ", auto, all)");
+      throw UsageError("unknown " + title + " algorithm '" + n + "' (known: " + known +
+                       ", auto, all)");
     }
+    if (info->native() && info->backend != o.backend)
+      throw UsageError("--algo " + n + " is the " + std::string(info->backend) + " library's " +
+                       title + ": it needs --backend " + std::string(info->backend) +
+                       " (this run uses --backend " + o.backend + ")");
     if (std::find(o.algorithms.begin(), o.algorithms.end(), n) == o.algorithms.end())
       o.algorithms.push_back(n);
   }
-  if (o.algorithms.empty() && !o.algo_auto && o.backend == "nccl")
-    o.algorithms.emplace_back("nccl");
-  if (o.algorithms.empty() && !o.algo_auto)
-    o.algorithms.emplace_back(o.collective == Collective::kAllReduce ? "MPI_Allreduce"
-                                                                     : "MPI_Alltoall");
-  if (o.collective == Collective::kAllReduce &&
-      collectives::find_algorithm(o.collective, o.inter_node_algorithm) == nullptr) {
-    bool hierarchical = false;
-    for (const auto& a : o.algorithms) hierarchical |= a.rfind("hierarchical", 0) == 0;
-    if (hierarchical || o.algo_auto)
-      throw UsageError("unknown --inter-node-algo '" + o.inter_node_algorithm + "'");
+  if (o.algorithms.empty() && !o.algo_auto) {
+    // The default: the backend's own library collective.
+    for (const auto& a : collectives::algorithm_registry())
+      if (usable(a) && a.native()) o.algorithms.emplace_back(a.name);
+  }
+  bool hierarchical = o.algo_auto;
+  for (const auto& a : o.algorithms) hierarchical |= a.rfind("hierarchical", 0) == 0;
+  if (hierarchical && o.collective != Collective::kAllToAll) {
+    const auto* inner = collectives::find_algorithm(o.collective, o.inter_node_algorithm);
+    if (!inner || inner->kind != collectives::AlgorithmKind::kOwn)
+      throw UsageError("unknown --inter-node-algo '" + o.inter_node_algorithm + "' (a flat " +
+                       title + " algorithm of collbench's own, e.g. ring)");
   }
 }
 
 void add_benchmark_commands(CLI::App& app, std::function<int()>& action,
                             const std::vector<std::string>& argv, int* argc, char*** argv_raw) {
-  for (Collective c : {Collective::kAllReduce, Collective::kAllToAll}) {
-    const bool ar = c == Collective::kAllReduce;
+  for (Collective c : collectives::kAllCollectives) {
+    const auto& tr = collectives::traits(c);
     auto* sub = app.add_subcommand(
-        std::string(collectives::collective_name(c)),
-        ar ? "measure all-reduce (size = bytes of each rank's vector)"
-           : "measure all-to-all (size = total bytes each rank sends, n x per-peer block)");
+        std::string(tr.name),
+        "measure " + std::string(tr.title) + " (size = " + std::string(tr.size_meaning) + ")");
     struct Raw {
       std::string min = "8", max = "64M", step = "0", segment = "0";
       std::vector<std::string> algos, dtypes{"f32"}, ops{"sum"};
       std::string placement = "both";
+      std::string timing = "per-call";
       bool no_rotate = false;
       Options o;
     };
@@ -199,7 +220,7 @@ void add_benchmark_commands(CLI::App& app, std::function<int()>& action,
     sub->add_option("-d,--dtype", raw->dtypes,
                     "element types, comma-separated or 'all': " + collectives::dtype_list())
         ->capture_default_str();
-    if (ar)
+    if (tr.reduces)
       sub->add_option("-o,--op", raw->ops,
                       "reduction ops, comma-separated or 'all': sum, prod, min, max")
           ->capture_default_str();
@@ -223,11 +244,25 @@ void add_benchmark_commands(CLI::App& app, std::function<int()>& action,
         "do not rotate the buffer offset across iterations (caches may flatter small sizes)");
     sub->add_option("--segment", raw->segment,
                     "pipeline segment size for ring algorithms (0 = none)");
-    if (ar)
+    if (c != Collective::kAllToAll)
       sub->add_option("--inter-node-algo", raw->o.inter_node_algorithm,
-                      "flat algorithm between nodes in hierarchical all-reduce")
+                      "flat algorithm between nodes in the hierarchical " + std::string(tr.title))
           ->capture_default_str();
     sub->add_option("--repeat", raw->o.repeat, "repeat the whole sweep N times")
+        ->capture_default_str();
+    sub->add_option("--stable", raw->o.stable_budget_s,
+                    "re-measure a point whose samples are not one regime, for up to SECONDS per "
+                    "point (the record says how many attempts and whether it became stable)");
+    sub->add_option("--timing", raw->timing,
+                    "per-call (each call timed, max over ranks per iteration; default), barrier "
+                    "(a barrier after every call, mean over ranks: OSU's avg) or loop (one timer "
+                    "around all calls: nccl-tests' and IMB's loop average)")
+        ->capture_default_str();
+    sub->add_flag("--rank-spread", raw->o.rank_spread,
+                  "the table adds min/avg/max over ranks of each rank's mean time (OSU -f)");
+    sub->add_option("--instability-threshold", raw->o.instability_threshold,
+                    "relative change of level that flags a point unstable (regime switch inside "
+                    "its samples, or repeats that disagree); tail: p95/p50 above 1 + 4x this")
         ->capture_default_str();
     sub->add_flag("--ranks-sweep", raw->o.ranks_sweep,
                   "measure on 2, 4, 8, ... ranks up to all, choosing whole nodes first");
@@ -259,6 +294,19 @@ void add_benchmark_commands(CLI::App& app, std::function<int()>& action,
       o.segment_bytes = parse_size(raw->segment, "--segment");
       o.rotate_buffers = !raw->no_rotate;
       o.command_line = argv;
+      const auto timing = collectives::parse_timing(raw->timing);
+      if (!timing)
+        throw UsageError("unknown --timing '" + raw->timing + "' (per-call, barrier or loop)");
+      o.timing = *timing;
+      if (o.cuda_graph > 0 && o.timing != collectives::TimingMode::kPerCall)
+        throw UsageError("--cuda-graph " + std::to_string(o.cuda_graph) + " with --timing " +
+                         raw->timing +
+                         ": a captured graph replays the calls back to back, with no barrier or "
+                         "host clock between them; use --timing per-call with --cuda-graph");
+      if (o.timing == collectives::TimingMode::kLoop && o.stable_budget_s > 0)
+        throw UsageError(
+            "--timing loop records one loop average per rank, not per-iteration samples, and "
+            "--stable tests per-iteration samples: use --timing per-call or barrier with --stable");
       validate_backend_options(o);
       validate_options(o, raw->algos, raw->dtypes, raw->ops, raw->placement);
       action = [raw, argc, argv_raw]() {
@@ -274,7 +322,7 @@ void add_tune_command(CLI::App& app, std::function<int()>& action,
   auto* sub = app.add_subcommand(
       "tune", "measure every algorithm per size on these ranks and write the --algo auto table");
   struct Raw {
-    std::string collective = "both", min = "4", max = "64M", output, base;
+    std::string collective = "all", min = "4", max = "64M", output, base;
     std::vector<std::string> dtypes{"f32"};
     Options o;
   };
@@ -282,7 +330,8 @@ void add_tune_command(CLI::App& app, std::function<int()>& action,
   raw->o.iters = 20;
   raw->o.warmup = 5;
   raw->o.step_factor = 4;
-  sub->add_option("-C,--collective", raw->collective, "allreduce, alltoall or both")
+  sub->add_option("-C,--collective", raw->collective,
+                  "comma list of " + collectives::collective_list() + ", or all")
       ->capture_default_str();
   sub->add_option("-b,--min-bytes", raw->min, "smallest size")->capture_default_str();
   sub->add_option("-e,--max-bytes", raw->max, "largest size")->capture_default_str();
@@ -301,13 +350,16 @@ void add_tune_command(CLI::App& app, std::function<int()>& action,
       ->capture_default_str();
   sub->callback([raw, &action, argv, argc, argv_raw]() {
     std::vector<Collective> colls;
-    if (raw->collective == "both") {
-      colls = {Collective::kAllReduce, Collective::kAllToAll};
-    } else if (auto c = collectives::parse_collective(raw->collective)) {
-      colls = {*c};
+    if (raw->collective == "all" || raw->collective == "both") {
+      colls.assign(collectives::kAllCollectives.begin(), collectives::kAllCollectives.end());
     } else {
-      throw UsageError("unknown --collective '" + raw->collective +
-                       "' (allreduce, alltoall, both)");
+      for (const auto& name : split_list({raw->collective})) {
+        const auto c = collectives::parse_collective(name);
+        if (!c)
+          throw UsageError("unknown --collective '" + name + "' (" +
+                           collectives::collective_list() + ", all)");
+        colls.push_back(*c);
+      }
     }
     std::vector<Options> runs;
     for (Collective c : colls) {

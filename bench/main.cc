@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "bench/cli.h"
-#include "bench/model_commands.h"
+#include "bench/model/commands.h"
 #include "bench/mpi_session.h"
 #include "bench/provenance.h"
 #include "bench/topo_command.h"

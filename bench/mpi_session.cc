@@ -2,7 +2,7 @@
 
 #include <cstdlib>
 
-#include "collectives/mpi_transport.h"
+#include "collectives/mpi/mpi_transport.h"
 
 namespace collbench::bench {
 

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "collectives/reduce.h"
+#include "collectives/tick_clock.h"
 
 extern char** environ;
 
@@ -56,12 +57,6 @@ std::string mpi_library_version() {
   return s;
 }
 
-std::string local_hostname() {
-  char host[256] = {0};
-  gethostname(host, sizeof host - 1);
-  return host;
-}
-
 json make_provenance(const Options& o, const topology::HostMap& hosts, const std::string& backend) {
   json p;
   p["collbench_version"] = COLLBENCH_VERSION;
@@ -77,6 +72,8 @@ json make_provenance(const Options& o, const topology::HostMap& hosts, const std
   // Which host reduction kernels ran (collectives/reduce.h): results from different levels
   // measure different code, so comparisons across them should know.
   p["reduce_isa"] = std::string(collectives::reduce_isa_name());
+  // The timed loops' clock: the invariant time-stamp counter or steady_clock (tick_clock.h).
+  p["timer"] = collectives::TickClock::source();
   utsname u{};
   if (uname(&u) == 0) p["os"] = std::string(u.sysname) + " " + u.release + " " + u.machine;
   p["hostnames"] = hosts.hostnames;
@@ -117,6 +114,9 @@ json options_json(const Options& o) {
   j["segment_bytes"] = o.segment_bytes;
   j["inter_node_algorithm"] = o.inter_node_algorithm;
   j["repeat"] = o.repeat;
+  j["instability_threshold"] = o.instability_threshold;
+  j["timing"] = std::string(collectives::timing_name(o.timing));
+  if (o.stable_budget_s > 0) j["stable_budget_s"] = o.stable_budget_s;
   j["ranks_sweep"] = o.ranks_sweep;
   j["ranks_per_node"] = o.ranks_per_node;
   j["mpi_max_count"] = o.mpi_max_count;

@@ -2,11 +2,11 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
-
 #include <string>
 #include <vector>
 
 #include "bench/options.h"
+#include "collectives/host.h"
 #include "topology/hostmap.h"
 
 namespace collbench::bench {
@@ -16,7 +16,7 @@ std::string version_string();
 std::string iso_time_now();
 std::string cpu_model();
 std::string mpi_library_version();  // needs MPI initialised
-std::string local_hostname();
+using collectives::local_hostname;
 
 // Provenance object of the result file (schema v1). Collective-free: the caller passes the
 // gathered host map.

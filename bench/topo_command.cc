@@ -86,7 +86,7 @@ void render_node(std::ostringstream& out, const Layout& L, const NodePlacement& 
         << ", " << pkg.cores << " cores, " << pkg.pus << " PUs\n";
     for (const auto& numa : hw.numa_nodes) {
       if (numa.package != pkg.index && !(numa.package < 0 && pk == 0)) continue;
-      out << "    NUMA " << numa.index << ": " << topology::human_bytes(numa.memory_bytes);
+      out << "    NUMA " << numa.index << ": " << collectives::human_bytes(numa.memory_bytes);
       if (!numa.cores.empty())
         out << ", cores " << topology::format_list(numa.cores) << " (PUs " << numa.cpuset << ")";
       out << "\n";

@@ -18,40 +18,13 @@
 #include <string>
 #include <thread>
 
+#include "bench/watchdog_report.h"
+#include "collectives/progress.h"
+
 namespace collbench::bench {
 
-enum class Phase : int { kIdle = 0, kBarrier = 1, kWarmup = 2, kTimed = 3, kReduceStats = 4, kCheck = 5 };
-
-// What the timed loop touches: two relaxed stores per iteration.
-class Progress {
- public:
-  void set(Phase phase, std::int64_t iteration) noexcept {
-    phase_.store(static_cast<int>(phase), std::memory_order_relaxed);
-    iteration_.store(iteration, std::memory_order_relaxed);
-    seq_.fetch_add(1, std::memory_order_relaxed);
-  }
-  // Marks entry into / exit from one collective call (only the sequence number moves).
-  void enter(std::int64_t iteration) noexcept {
-    iteration_.store(iteration, std::memory_order_relaxed);
-    inside_.store(true, std::memory_order_relaxed);
-    seq_.fetch_add(1, std::memory_order_relaxed);
-  }
-  void leave() noexcept {
-    inside_.store(false, std::memory_order_relaxed);
-    seq_.fetch_add(1, std::memory_order_relaxed);
-  }
-
-  std::uint64_t seq() const noexcept { return seq_.load(std::memory_order_relaxed); }
-  Phase phase() const noexcept { return static_cast<Phase>(phase_.load(std::memory_order_relaxed)); }
-  std::int64_t iteration() const noexcept { return iteration_.load(std::memory_order_relaxed); }
-  bool inside() const noexcept { return inside_.load(std::memory_order_relaxed); }
-
- private:
-  std::atomic<std::uint64_t> seq_{0};
-  std::atomic<int> phase_{0};
-  std::atomic<std::int64_t> iteration_{0};
-  std::atomic<bool> inside_{false};
-};
+using collectives::Phase;
+using collectives::Progress;
 
 class Watchdog {
  public:
@@ -67,19 +40,30 @@ class Watchdog {
   // timed loops. Each call starts a new step (ranks compare step numbers to see who is behind).
   void begin_step(const std::string& description);
   void end_step();  // back to idle: the watchdog does not fire while idle
+  // A set-up step outside the measurement (creating, splitting or closing communicators, an
+  // algorithm's prepare): armed like a step, in the set-up phase, so that a rank that does not
+  // arrive is named instead of hanging the job. The caller marks its arrival at the step's
+  // communication with progress().enter(0); a rank stuck before that is reported as behind.
+  void begin_setup(const std::string& description);
+  void end_setup();
+  // Runs on every rank when the watchdog ends the run, before the job is aborted (bounded to
+  // 5 s): a backend aborts its communicators here.
+  void set_abort_hook(std::function<void(const std::string&)> hook);
   // From the main thread: a wait passed its deadline. Reports like a timeout and never returns.
   [[noreturn]] void fire_now(const std::string& reason);
 
  private:
   void thread_main();
-  std::string local_report() const;
-  void send_report(const std::string& line);
+  RankReport local_report(const std::string& reason = "") const;
+  bool send_report(const RankReport& report);
+  void run_abort_hook();
   [[noreturn]] void collect_and_abort(const std::string& first_reason);
 
   MPI_Comm comm_;
   int rank_ = 0, size_ = 1;
   double timeout_s_;
   std::function<void(const std::string&)> on_fire_;
+  std::function<void(const std::string&)> abort_hook_;
   Progress progress_;
   mutable std::mutex mu_;
   std::string step_description_;

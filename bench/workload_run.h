@@ -1,7 +1,7 @@
 // `collbench workload run [CONFIG | --example NAME]`: one training step's collective mix (the
 // step `collbench model step` describes) scaled down to the ranks of this launch and measured.
 //
-// The parallel degrees shrink to divisors of the rank count (topology::scaled_parallelism); each
+// The parallel degrees shrink to divisors of the rank count (model::scaled_parallelism); each
 // collective runs on groups shaped as the step's (TP consecutive, DP strided by TP, ...), every
 // group at once, with the full step's message size and calls per step. Per collective: the
 // median over iterations of the slowest rank's time, the time per step (× calls), an exact check

@@ -4,9 +4,13 @@
 //   supports(ctx, args) for the largest size -> refuse with a reason, never crash
 //   prepare(ctx, args_max)  once per sweep: all allocation and setup, outside the timed loop
 //   run(send, recv, args)   many times, for any args with count <= args_max.count
-// Buffers: send and recv each hold args.count elements. In place: send == recv.
-// All-reduce: every rank holds count elements and ends with the element-wise reduction.
-// All-to-all: count = n * block; block j of send goes to rank j, block i of recv comes from i.
+// Buffers (collective.h describes them once, CollectiveTraits and send_count/recv_count):
+//   all-reduce      send and recv hold count elements; every rank ends with the reduction.
+//   all-to-all      count = p blocks; block j of send goes to rank j, block i of recv from i.
+//   reduce-scatter  send holds count = p blocks, recv one block: the reduction of block r.
+//   all-gather      send holds one block, recv count = p blocks: block i from rank i.
+// In place send == recv is one buffer of count elements; reduce-scatter leaves its result in
+// block r of it, all-gather reads its contribution from block r (NCCL's layout).
 #pragma once
 
 #include <cstddef>
@@ -16,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "collectives/collective.h"
 #include "collectives/dtype.h"
 #include "collectives/error.h"
 #include "collectives/transport.h"
@@ -24,9 +29,9 @@ namespace collbench::collectives {
 
 struct CollectiveArgs {
   Collective collective = Collective::kAllReduce;
-  std::size_t count = 0;  // elements in each rank's send (and recv) buffer
+  std::size_t count = 0;  // elements of the point (nccl-tests' size convention, collective.h)
   DType dtype = DType::kF32;
-  ReduceOp op = ReduceOp::kSum;  // all-reduce only
+  ReduceOp op = ReduceOp::kSum;  // collectives that reduce
   bool in_place = false;
 
   std::size_t bytes() const { return count * dtype_size(dtype); }

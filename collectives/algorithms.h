@@ -21,4 +21,16 @@ std::unique_ptr<Algorithm> make_pairwise_alltoall();
 std::unique_ptr<Algorithm> make_bruck_alltoall();
 std::unique_ptr<Algorithm> make_hierarchical_alltoall();
 
+// Reduce-scatter.
+std::unique_ptr<Algorithm> make_ring_reduce_scatter();
+std::unique_ptr<Algorithm> make_recursive_halving_reduce_scatter();
+std::unique_ptr<Algorithm> make_pairwise_reduce_scatter();
+std::unique_ptr<Algorithm> make_hierarchical_reduce_scatter();
+
+// All-gather.
+std::unique_ptr<Algorithm> make_ring_allgather();
+std::unique_ptr<Algorithm> make_recursive_doubling_allgather();
+std::unique_ptr<Algorithm> make_bruck_allgather();
+std::unique_ptr<Algorithm> make_hierarchical_allgather();
+
 }  // namespace collbench::collectives

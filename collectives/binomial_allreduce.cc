@@ -20,33 +20,21 @@ namespace {
 
 namespace pt = patterns;
 
-class BinomialAllreduce final : public Algorithm {
+class BinomialAllreduce final : public algo::OwnAlgorithm {
  public:
-  std::string_view name() const override { return "binomial"; }
-  Collective collective() const override { return Collective::kAllReduce; }
+  BinomialAllreduce() : OwnAlgorithm(AlgorithmId::kBinomialAllreduce) {}
 
-  std::optional<std::string> supports(const AlgorithmContext& ctx,
-                                      const CollectiveArgs& args) const override {
-    return algo::check_common(name(), Collective::kAllReduce, ctx, args);
-  }
-
-  void prepare(const AlgorithmContext& ctx, const CollectiveArgs& max) override {
-    if (auto why = supports(ctx, max)) throw Error(*why);
-    t_ = ctx.transport;
-    es_ = dtype_size(max.dtype);
-    max_bytes_ = max.bytes();
-    const int p = t_->size(), r = t_->rank();
+ protected:
+  void setup(const AlgorithmContext&, const CollectiveArgs&) override {
+    const int p = tr().size(), r = tr().rank();
     parent_ = pt::binomial_parent(r, p, 0);
     nchildren_ = pt::binomial_children(r, p, 0, children_.data());
-    scratch_ = nchildren_ > 0 ? t_->allocate(max_bytes_) : Buffer();
-    prepared_ = true;
+    scratch_ = nchildren_ > 0 ? tr().allocate(max_bytes()) : Buffer();
   }
 
-  Status run(const void* send, void* recv, const CollectiveArgs& a, Deadline deadline) override {
-    if (Status st = algo::check_prepared(name(), a, max_bytes_, es_, prepared_); !st.ok())
-      return st;
-    if (a.count == 0) return Status::Ok();
-    Transport& t = *t_;
+  Status execute(const void* send, void* recv, const CollectiveArgs& a,
+                 Deadline deadline) override {
+    Transport& t = tr();
     const bool in_place = a.in_place || send == recv;
     const void* input = in_place ? recv : send;
     const std::size_t bytes = a.bytes();
@@ -80,14 +68,10 @@ class BinomialAllreduce final : public Algorithm {
   }
 
  private:
-  Transport* t_ = nullptr;
-  std::size_t es_ = 1;
-  std::size_t max_bytes_ = 0;
   int parent_ = -1;
   int nchildren_ = 0;
   std::array<int, 64> children_{};
   Buffer scratch_;
-  bool prepared_ = false;
 };
 
 }  // namespace

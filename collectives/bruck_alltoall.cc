@@ -22,30 +22,18 @@ namespace {
 
 namespace pt = patterns;
 
-class BruckAlltoall final : public Algorithm {
+class BruckAlltoall final : public algo::OwnAlgorithm {
  public:
-  std::string_view name() const override { return "bruck"; }
-  Collective collective() const override { return Collective::kAllToAll; }
+  BruckAlltoall() : OwnAlgorithm(AlgorithmId::kBruckAlltoall) {}
 
-  std::optional<std::string> supports(const AlgorithmContext& ctx,
-                                      const CollectiveArgs& args) const override {
-    return algo::check_common(name(), Collective::kAllToAll, ctx, args);
+ protected:
+  void setup(const AlgorithmContext&, const CollectiveArgs&) override {
+    scratch_ = tr().size() > 1 ? tr().allocate(max_bytes()) : Buffer();
   }
 
-  void prepare(const AlgorithmContext& ctx, const CollectiveArgs& max) override {
-    if (auto why = supports(ctx, max)) throw Error(*why);
-    t_ = ctx.transport;
-    es_ = dtype_size(max.dtype);
-    max_bytes_ = max.bytes();
-    scratch_ = t_->size() > 1 ? t_->allocate(max_bytes_) : Buffer();
-    prepared_ = true;
-  }
-
-  Status run(const void* send, void* recv, const CollectiveArgs& a, Deadline deadline) override {
-    if (Status st = algo::check_prepared(name(), a, max_bytes_, es_, prepared_); !st.ok())
-      return st;
-    if (a.count == 0) return Status::Ok();
-    Transport& t = *t_;
+  Status execute(const void* send, void* recv, const CollectiveArgs& a,
+                 Deadline deadline) override {
+    Transport& t = tr();
     const int p = t.size(), r = t.rank();
     const bool in_place = a.in_place || send == recv;
     const void* input = in_place ? recv : send;
@@ -89,11 +77,7 @@ class BruckAlltoall final : public Algorithm {
   }
 
  private:
-  Transport* t_ = nullptr;
-  std::size_t es_ = 1;
-  std::size_t max_bytes_ = 0;
   Buffer scratch_;
-  bool prepared_ = false;
 };
 
 }  // namespace

@@ -9,6 +9,8 @@
 //   prod: v = 2^([(h + r) mod k == 0] + [r == o] * x), x in {0, 1}: the result is a power of 2.
 //   min : the owner holds L = x mod m/2, every other rank a value in (L, m); max mirrored.
 // All-to-all: block j sent by rank r, element e: v = mix(r * p + j, e ^ s) mod min(E + 1, 251).
+// Reduce-scatter: the all-reduce values; rank r's output is block r of the all-reduce result.
+// All-gather: rank r's block is the all-to-all block r sends to itself.
 #pragma once
 
 #include <cstdint>
@@ -34,18 +36,18 @@ CB_HD std::uint64_t mix(std::uint64_t a, std::uint64_t b) {
 // so that the result depends on i and on the seed for every p (a pure (h + r) mod m cycle sums
 // to a constant when m divides p, and a min or max over a full cycle is constant too).
 struct AllReducePlan {
-  int op;               // 0 sum, 1 prod, 2 min, 3 max (ReduceOp order)
-  std::uint64_t p;      // ranks
-  std::uint64_t m;      // modulus of the value cycle (sum/min/max)
-  std::uint64_t k;      // indicator period (sum with m < 2, prod)
-  bool indicator;       // sum: values are 0/1 indicators
+  int op;           // 0 sum, 1 prod, 2 min, 3 max (ReduceOp order)
+  std::uint64_t p;  // ranks
+  std::uint64_t m;  // modulus of the value cycle (sum/min/max)
+  std::uint64_t k;  // indicator period (sum with m < 2, prod)
+  bool indicator;   // sum: values are 0/1 indicators
 };
 
 CB_HD AllReducePlan make_allreduce_plan(int op, std::uint64_t p, double exact_limit) {
   AllReducePlan plan{op, p ? p : 1, 1, 1, false};
   p = plan.p;
-  const std::uint64_t e = exact_limit > 1e18 ? 1000000000000000000ull
-                                             : static_cast<std::uint64_t>(exact_limit);
+  const std::uint64_t e =
+      exact_limit > 1e18 ? 1000000000000000000ull : static_cast<std::uint64_t>(exact_limit);
   if (op == 0) {
     // Sum <= (p + 1)(m - 1) <= e: every rank's cycle value plus the owner's extra term.
     std::uint64_t m = e / (p + 1);
@@ -78,11 +80,13 @@ CB_HD double allreduce_input(const AllReducePlan& pl, std::uint64_t i, std::uint
   const bool owner = owner_of(h, pl.p) == r;
   if (pl.op == 0) {
     if (pl.indicator)
-      return (((h + r) % pl.k == 0) ? 1.0 : 0.0) + (owner ? static_cast<double>(extra_term(h, 2)) : 0.0);
+      return (((h + r) % pl.k == 0) ? 1.0 : 0.0) +
+             (owner ? static_cast<double>(extra_term(h, 2)) : 0.0);
     return static_cast<double>((h + r) % pl.m + (owner ? extra_term(h, pl.m) : 0));
   }
   if (pl.op == 1) {
-    const int twos = ((h + r) % pl.k == 0 ? 1 : 0) + (owner ? static_cast<int>(extra_term(h, 2)) : 0);
+    const int twos =
+        ((h + r) % pl.k == 0 ? 1 : 0) + (owner ? static_cast<int>(extra_term(h, 2)) : 0);
     return static_cast<double>(1u << twos);
   }
   // min: the owner holds L, everyone else more; max: the owner holds H, everyone else less.
@@ -131,9 +135,15 @@ CB_HD std::uint64_t alltoall_modulus(double exact_limit) {
 }
 
 // Value of element e of the block that rank `from` sends to rank `to`.
-CB_HD double alltoall_value(std::uint64_t from, std::uint64_t to, std::uint64_t p,
-                            std::uint64_t e, std::uint64_t seed, std::uint64_t modulus) {
+CB_HD double alltoall_value(std::uint64_t from, std::uint64_t to, std::uint64_t p, std::uint64_t e,
+                            std::uint64_t seed, std::uint64_t modulus) {
   return static_cast<double>(mix(from * p + to, e ^ (seed * 0x100000001B3ull)) % modulus);
+}
+
+// Element e of rank `from`'s all-gather contribution (every rank receives it as block `from`).
+CB_HD double allgather_value(std::uint64_t from, std::uint64_t p, std::uint64_t e,
+                             std::uint64_t seed, std::uint64_t modulus) {
+  return alltoall_value(from, from, p, e, seed, modulus);
 }
 
 }  // namespace collbench::collectives::pattern

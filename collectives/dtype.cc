@@ -60,16 +60,16 @@ bool dtype_is_fp8(DType t) { return t == DType::kF8E4M3 || t == DType::kF8E5M2; 
 
 std::string_view op_name(ReduceOp op) {
   switch (op) {
-    case ReduceOp::kSum: return "sum";
-    case ReduceOp::kProd: return "prod";
-    case ReduceOp::kMin: return "min";
-    case ReduceOp::kMax: return "max";
+    case ReduceOp::kSum:
+      return "sum";
+    case ReduceOp::kProd:
+      return "prod";
+    case ReduceOp::kMin:
+      return "min";
+    case ReduceOp::kMax:
+      return "max";
   }
   return "?";
-}
-
-std::string_view collective_name(Collective c) {
-  return c == Collective::kAllReduce ? "allreduce" : "alltoall";
 }
 
 std::optional<DType> parse_dtype(std::string_view s) {
@@ -86,13 +86,6 @@ std::optional<ReduceOp> parse_op(std::string_view s) {
   const std::string l = lower(s);
   for (auto op : kAllOps)
     if (l == op_name(op)) return op;
-  return std::nullopt;
-}
-
-std::optional<Collective> parse_collective(std::string_view s) {
-  const std::string l = lower(s);
-  if (l == "allreduce" || l == "all-reduce" || l == "all_reduce") return Collective::kAllReduce;
-  if (l == "alltoall" || l == "all-to-all" || l == "all_to_all") return Collective::kAllToAll;
   return std::nullopt;
 }
 
@@ -144,8 +137,8 @@ std::uint16_t float_to_half(float f) {
     return static_cast<std::uint16_t>(
         sign | (abs > 0x7f800000u ? 0x7e00u | ((abs >> 13) & 0x3ffu) : 0x7c00u));
   if (abs >= 0x477ff000u) return sign | 0x7c00;  // rounds to >= 65520: overflow to inf
-  if (abs < 0x38800000u) {                        // below the smallest normal half: subnormal
-    if (abs < 0x33000000u) return sign;           // rounds to zero
+  if (abs < 0x38800000u) {                       // below the smallest normal half: subnormal
+    if (abs < 0x33000000u) return sign;          // rounds to zero
     const std::uint32_t e = abs >> 23;
     const std::uint32_t m = (abs & 0x7fffffu) | 0x800000u;
     const int shift = 126 - static_cast<int>(e);  // 14 - (e - 127) + 13 - 1 ...

@@ -14,14 +14,12 @@ namespace collbench::collectives {
 // kF8E4M3 / kF8E5M2: OCP FP8 (collectives/fp8.h), the formats of ncclFloat8e4m3/e5m2.
 enum class DType { kI8, kU8, kI32, kU32, kI64, kU64, kF16, kBF16, kF32, kF64, kF8E4M3, kF8E5M2 };
 enum class ReduceOp { kSum, kProd, kMin, kMax };
-enum class Collective { kAllReduce, kAllToAll };
 
 std::span<const DType> all_dtypes();
 std::span<const ReduceOp> all_ops();
 std::size_t dtype_size(DType t);
 std::string_view dtype_name(DType t);
 std::string_view op_name(ReduceOp op);
-std::string_view collective_name(Collective c);
 bool dtype_is_float(DType t);
 // Largest integer n such that every integer in [0, n] is exact in the type (u8: 255, bf16: 256,
 // f8e4m3: 16, f8e5m2: 8).
@@ -30,7 +28,6 @@ double dtype_exact_limit(DType t);
 bool dtype_is_fp8(DType t);
 std::optional<DType> parse_dtype(std::string_view s);  // accepts f32/float/float32, bf16, ...
 std::optional<ReduceOp> parse_op(std::string_view s);
-std::optional<Collective> parse_collective(std::string_view s);
 // "f32, f64, ..." for error messages and help.
 std::string dtype_list();
 std::string op_list();

@@ -6,7 +6,7 @@
 // AlgorithmContext::inter_node_algorithm (ring by default), taken from the registry.
 //
 // hierarchical (per rail; needs the same g on every node):
-//   1. ring reduce-scatter inside the node: local rank l ends with chunk (l+1) mod g of the
+//   1. ring reduce-scatter inside the node (ring_steps.h): local rank l ends with chunk l of the
 //      node's sum (g-1 steps, chunks of n/g);
 //   2. the ranks with the same local rank on every node (one "rail") all-reduce that chunk with
 //      the inner algorithm: g rails run at once, each on n/g bytes;
@@ -34,151 +34,95 @@
 #include "collectives/hierarchical_util.h"
 #include "collectives/patterns.h"
 #include "collectives/registry.h"
+#include "collectives/ring_steps.h"
 
 namespace collbench::collectives {
 namespace {
 
 namespace pt = patterns;
+using algo::kTagHierarchical;
 
-// Own tag: the node and rail sub-transports carry only this algorithm's messages and the inner
-// algorithm's (which uses its own tag).
-constexpr int kTagHierarchical = 0x170;
-
-bool is_hierarchical(std::string_view name) { return name.rfind("hierarchical", 0) == 0; }
-
-// The checks both variants share; `need_uniform` for the per-rail variant.
-std::optional<std::string> check_hierarchical(std::string_view name, const AlgorithmContext& ctx,
-                                              const CollectiveArgs& args, bool need_uniform) {
-  if (auto why = algo::check_common(name, Collective::kAllReduce, ctx, args)) return why;
-  std::string why;
-  const auto map = algo::make_node_map(ctx.node_of_rank, ctx.transport->size(), &why);
-  if (!map) return std::string(name) + ": " + why;
-  if (need_uniform && map->per_node == 0)
-    return std::string(name) + " needs the same number of ranks on every node (ranks per node: " +
-           algo::ranks_per_node_list(*map) + "); use hierarchical_leader";
-  const AlgorithmInfo* inner = find_algorithm(Collective::kAllReduce, ctx.inter_node_algorithm);
-  if (!inner)
-    return std::string(name) + ": unknown inter-node algorithm '" + ctx.inter_node_algorithm + "'";
-  if (is_hierarchical(inner->name))
-    return std::string(name) + ": the inter-node algorithm must be a flat one, not '" +
-           ctx.inter_node_algorithm + "'";
-  return std::nullopt;
-}
-
-// The inner flat all-reduce on a sub-transport whose ranks each sit on their own node.
-std::unique_ptr<Algorithm> prepare_inner(std::string_view outer, const AlgorithmContext& ctx,
-                                         Transport* sub, std::size_t count,
-                                         const CollectiveArgs& max) {
-  auto inner = find_algorithm(Collective::kAllReduce, ctx.inter_node_algorithm)->make();
-  AlgorithmContext ic;
-  ic.transport = sub;
-  ic.segment_bytes = ctx.segment_bytes;
-  ic.inter_node_algorithm = "ring";
-  for (int i = 0; i < sub->size(); ++i) ic.node_of_rank.push_back(i);
-  const CollectiveArgs args{Collective::kAllReduce, count, max.dtype, max.op, true};
-  if (auto why = inner->supports(ic, args))
-    throw Error(std::string(outer) + ": inter-node algorithm '" + ctx.inter_node_algorithm +
-                "' cannot run between nodes: " + *why);
-  inner->prepare(ic, args);
-  return inner;
-}
-
-class HierarchicalAllreduce final : public Algorithm {
+class HierarchicalAllreduce final : public algo::OwnAlgorithm {
  public:
-  std::string_view name() const override { return "hierarchical"; }
-  Collective collective() const override { return Collective::kAllReduce; }
+  HierarchicalAllreduce() : OwnAlgorithm(AlgorithmId::kHierarchicalAllreduce) {}
 
-  std::optional<std::string> supports(const AlgorithmContext& ctx,
-                                      const CollectiveArgs& args) const override {
-    return check_hierarchical(name(), ctx, args, true);
+ protected:
+  std::optional<std::string> refuse(const AlgorithmContext& ctx,
+                                    const CollectiveArgs&) const override {
+    return algo::check_hierarchical(name(), ctx, true);
   }
 
-  void prepare(const AlgorithmContext& ctx, const CollectiveArgs& max) override {
-    if (auto why = supports(ctx, max)) throw Error(*why);
-    Transport& t = *ctx.transport;
+  void setup(const AlgorithmContext& ctx, const CollectiveArgs& max) override {
+    Transport& t = tr();
     const auto map = *algo::make_node_map(ctx.node_of_rank, t.size(), nullptr);
     const int r = t.rank();
     // Rails are ordered by node so that the inner algorithm's ring follows node order.
     node_ = t.split(map.node[r], r);
     rail_ = t.split(map.local[r], map.node[r]);
-    es_ = dtype_size(max.dtype);
-    max_bytes_ = max.bytes();
     const int g = node_->size();
     const std::size_t max_chunk = pt::max_chunk_size(max.count, g);
-    scratch_ = g > 1 && max_chunk > 0 ? t.allocate(max_chunk * es_) : Buffer();
-    inner_ = rail_->size() > 1 ? prepare_inner(name(), ctx, rail_.get(), max_chunk, max) : nullptr;
-    prepared_ = true;
+    slot_bytes_ = algo::ring_slot_elems(max.count, g, 0) * es();
+    scratch_ = g > 1 && max_chunk > 0 ? t.allocate(slot_bytes_) : Buffer();
+    inner_ = rail_->size() > 1 ? algo::prepare_inner(name(), ctx, Collective::kAllReduce,
+                                                     rail_.get(), max_chunk, max)
+                               : nullptr;
   }
 
-  Status run(const void* send, void* recv, const CollectiveArgs& a, Deadline deadline) override {
-    if (Status st = algo::check_prepared(name(), a, max_bytes_, es_, prepared_); !st.ok())
-      return st;
-    if (a.count == 0) return Status::Ok();
+  Status execute(const void* send, void* recv, const CollectiveArgs& a,
+                 Deadline deadline) override {
     Transport& t = *node_;
     const int g = t.size(), l = t.rank();
     const bool in_place = a.in_place || send == recv;
     const void* input = in_place ? recv : send;
-    const std::size_t n = a.count, es = es_;
+    const std::size_t n = a.count;
     if (g == 1 && !in_place) t.copy(recv, input, a.bytes());
 
-    // 1. Reduce-scatter around the node's ring (as in ring_allreduce.cc, one segment per chunk).
-    for (int s = 0; s < g - 1; ++s) {
-      const int sc = pt::ring_rs_send_chunk(l, g, s), rc = pt::ring_rs_recv_chunk(l, g, s);
-      const std::size_t r_off = pt::chunk_offset(n, g, rc), r_len = pt::chunk_size(n, g, rc);
-      const void* src = s == 0 ? input : recv;
-      void* dst = in_place ? scratch_.data() : algo::at(recv, r_off, es);
-      t.irecv(dst, r_len * es, pt::ring_prev(l, g), kTagHierarchical);
-      t.isend(algo::at(src, pt::chunk_offset(n, g, sc), es), pt::chunk_size(n, g, sc) * es,
-              pt::ring_next(l, g), kTagHierarchical);
-      if (Status st = t.wait_all(deadline); !st.ok()) return st;
-      const void* mine =
-          in_place ? static_cast<const void*>(scratch_.data()) : algo::at(send, r_off, es);
-      t.reduce(algo::at(recv, r_off, es), mine, r_len, a.dtype, a.op);
+    // 1. Reduce-scatter around the node's ring: local rank l ends with chunk l.
+    if (g > 1) {
+      algo::RingReduceScatter rs;
+      rs.n = n;
+      rs.dtype = a.dtype;
+      rs.op = a.op;
+      rs.input = input;
+      rs.work = static_cast<std::byte*>(recv);
+      rs.input_is_work = in_place;
+      rs.slots = scratch_.bytes();
+      rs.slot_bytes = slot_bytes_;
+      rs.tag = kTagHierarchical;
+      if (Status st = algo::ring_reduce_scatter(t, rs, deadline); !st.ok()) return st;
     }
 
     // 2. Every rail all-reduces the chunk its members own (the same index on every node).
-    const int own = (l + 1) % g;
     if (inner_) {
-      void* chunk = algo::at(recv, pt::chunk_offset(n, g, own), es);
-      const CollectiveArgs ia{Collective::kAllReduce, pt::chunk_size(n, g, own), a.dtype, a.op,
-                              true};
+      void* chunk = algo::at(recv, pt::chunk_offset(n, g, l), es());
+      const CollectiveArgs ia{Collective::kAllReduce, pt::chunk_size(n, g, l), a.dtype, a.op, true};
       if (Status st = inner_->run(chunk, chunk, ia, deadline); !st.ok()) return st;
     }
 
     // 3. All-gather around the node's ring, starting with the owned chunk.
-    for (int s = 0; s < g - 1; ++s) {
-      const int sc = pt::ring_ag_send_chunk(l, g, s), rc = pt::ring_ag_recv_chunk(l, g, s);
-      t.irecv(algo::at(recv, pt::chunk_offset(n, g, rc), es), pt::chunk_size(n, g, rc) * es,
-              pt::ring_prev(l, g), kTagHierarchical);
-      t.isend(algo::at(recv, pt::chunk_offset(n, g, sc), es), pt::chunk_size(n, g, sc) * es,
-              pt::ring_next(l, g), kTagHierarchical);
-      if (Status st = t.wait_all(deadline); !st.ok()) return st;
-    }
-    return Status::Ok();
+    return algo::ring_allgather(t, static_cast<std::byte*>(recv), nullptr, n, es(),
+                                kTagHierarchical, deadline);
   }
 
  private:
   std::unique_ptr<Transport> node_, rail_;
   std::unique_ptr<Algorithm> inner_;
-  std::size_t es_ = 1;
-  std::size_t max_bytes_ = 0;
+  std::size_t slot_bytes_ = 0;
   Buffer scratch_;
-  bool prepared_ = false;
 };
 
-class HierarchicalLeaderAllreduce final : public Algorithm {
+class HierarchicalLeaderAllreduce final : public algo::OwnAlgorithm {
  public:
-  std::string_view name() const override { return "hierarchical_leader"; }
-  Collective collective() const override { return Collective::kAllReduce; }
+  HierarchicalLeaderAllreduce() : OwnAlgorithm(AlgorithmId::kHierarchicalLeaderAllreduce) {}
 
-  std::optional<std::string> supports(const AlgorithmContext& ctx,
-                                      const CollectiveArgs& args) const override {
-    return check_hierarchical(name(), ctx, args, false);
+ protected:
+  std::optional<std::string> refuse(const AlgorithmContext& ctx,
+                                    const CollectiveArgs&) const override {
+    return algo::check_hierarchical(name(), ctx, false);
   }
 
-  void prepare(const AlgorithmContext& ctx, const CollectiveArgs& max) override {
-    if (auto why = supports(ctx, max)) throw Error(*why);
-    Transport& t = *ctx.transport;
+  void setup(const AlgorithmContext& ctx, const CollectiveArgs& max) override {
+    Transport& t = tr();
     const auto map = *algo::make_node_map(ctx.node_of_rank, t.size(), nullptr);
     const int r = t.rank();
     node_ = t.split(map.node[r], r);
@@ -188,22 +132,18 @@ class HierarchicalLeaderAllreduce final : public Algorithm {
       leaders_ = std::move(group);
     else
       others_ = std::move(group);
-    es_ = dtype_size(max.dtype);
-    max_bytes_ = max.bytes();
     const int g = node_->size(), l = node_->rank();
     parent_ = pt::binomial_parent(l, g, 0);
     children_ = pt::binomial_children(l, g, 0);
-    scratch_ = !children_.empty() && max_bytes_ > 0 ? t.allocate(max_bytes_) : Buffer();
+    scratch_ = !children_.empty() && max_bytes() > 0 ? t.allocate(max_bytes()) : Buffer();
     inner_ = leaders_ && leaders_->size() > 1
-                 ? prepare_inner(name(), ctx, leaders_.get(), max.count, max)
+                 ? algo::prepare_inner(name(), ctx, Collective::kAllReduce, leaders_.get(),
+                                       max.count, max)
                  : nullptr;
-    prepared_ = true;
   }
 
-  Status run(const void* send, void* recv, const CollectiveArgs& a, Deadline deadline) override {
-    if (Status st = algo::check_prepared(name(), a, max_bytes_, es_, prepared_); !st.ok())
-      return st;
-    if (a.count == 0) return Status::Ok();
+  Status execute(const void* send, void* recv, const CollectiveArgs& a,
+                 Deadline deadline) override {
     Transport& t = *node_;
     const bool in_place = a.in_place || send == recv;
     const std::size_t bytes = a.bytes();
@@ -241,10 +181,7 @@ class HierarchicalLeaderAllreduce final : public Algorithm {
   std::unique_ptr<Algorithm> inner_;
   std::vector<int> children_;
   int parent_ = -1;
-  std::size_t es_ = 1;
-  std::size_t max_bytes_ = 0;
   Buffer scratch_;
-  bool prepared_ = false;
 };
 
 }  // namespace

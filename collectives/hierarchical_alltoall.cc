@@ -29,16 +29,15 @@ namespace {
 
 namespace pt = patterns;
 
-constexpr int kTagHierarchicalAllToAll = 0x180;
+constexpr int kTagHierarchicalAllToAll = algo::kTagHierarchical + 1;
 
-class HierarchicalAlltoall final : public Algorithm {
+class HierarchicalAlltoall final : public algo::OwnAlgorithm {
  public:
-  std::string_view name() const override { return "hierarchical"; }
-  Collective collective() const override { return Collective::kAllToAll; }
+  HierarchicalAlltoall() : OwnAlgorithm(AlgorithmId::kHierarchicalAlltoall) {}
 
-  std::optional<std::string> supports(const AlgorithmContext& ctx,
-                                      const CollectiveArgs& args) const override {
-    if (auto why = algo::check_common(name(), Collective::kAllToAll, ctx, args)) return why;
+ protected:
+  std::optional<std::string> refuse(const AlgorithmContext& ctx,
+                                    const CollectiveArgs&) const override {
     std::string why;
     const auto map = algo::make_node_map(ctx.node_of_rank, ctx.transport->size(), &why);
     if (!map) return "hierarchical: " + why;
@@ -49,27 +48,21 @@ class HierarchicalAlltoall final : public Algorithm {
     return std::nullopt;
   }
 
-  void prepare(const AlgorithmContext& ctx, const CollectiveArgs& max) override {
-    if (auto why = supports(ctx, max)) throw Error(*why);
-    Transport& t = *ctx.transport;
+  void setup(const AlgorithmContext& ctx, const CollectiveArgs&) override {
+    Transport& t = tr();
     map_ = *algo::make_node_map(ctx.node_of_rank, t.size(), nullptr);
     const int r = t.rank();
     node_ = t.split(map_.node[r], r);              // rank in node_ = local rank
     rail_ = t.split(map_.local[r], map_.node[r]);  // rank in rail_ = node index
-    es_ = dtype_size(max.dtype);
-    max_bytes_ = max.bytes();
-    stage_ = t.size() > 1 && max_bytes_ > 0 ? t.allocate(max_bytes_) : Buffer();
-    prepared_ = true;
+    stage_ = t.size() > 1 && max_bytes() > 0 ? t.allocate(max_bytes()) : Buffer();
   }
 
-  Status run(const void* send, void* recv, const CollectiveArgs& a, Deadline deadline) override {
-    if (Status st = algo::check_prepared(name(), a, max_bytes_, es_, prepared_); !st.ok())
-      return st;
-    if (a.count == 0) return Status::Ok();
+  Status execute(const void* send, void* recv, const CollectiveArgs& a,
+                 Deadline deadline) override {
     Transport& nt = *node_;
     Transport& rt = *rail_;
     const int g = nt.size(), l = nt.rank(), nodes = rt.size(), me = rt.rank();
-    const std::size_t bb = a.count / static_cast<std::size_t>(g * nodes) * es_;
+    const std::size_t bb = a.count / static_cast<std::size_t>(g * nodes) * es();
     const bool in_place = a.in_place || send == recv;
     const std::byte* in = static_cast<const std::byte*>(in_place ? recv : send);
     std::byte* out = static_cast<std::byte*>(recv);
@@ -132,10 +125,7 @@ class HierarchicalAlltoall final : public Algorithm {
  private:
   algo::NodeMap map_;
   std::unique_ptr<Transport> node_, rail_;
-  std::size_t es_ = 1;
-  std::size_t max_bytes_ = 0;
   Buffer stage_;
-  bool prepared_ = false;
 };
 
 }  // namespace

@@ -1,12 +1,16 @@
 // The node structure hierarchical algorithms need, from AlgorithmContext::node_of_rank: which
 // ranks share a node, each rank's index inside its node, and whether every node holds the same
-// number of ranks. Header-only, shared by hierarchical_allreduce.cc and hierarchical_alltoall.cc.
+// number of ranks; and the checks and the inner (between nodes) algorithm every hierarchical
+// algorithm shares (hierarchical_util.cc).
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "collectives/algorithm.h"
 
 namespace collbench::collectives::algo {
 
@@ -59,5 +63,18 @@ inline std::string ranks_per_node_list(const NodeMap& m) {
   for (const auto& r : m.ranks_of_node) s += (s.empty() ? "" : ", ") + std::to_string(r.size());
   return s;
 }
+
+// The node layout of ctx describes its transport, and (need_uniform) every node holds the same
+// number of ranks; the inter-node algorithm is a flat own algorithm of `collective`.
+std::optional<std::string> check_hierarchical(std::string_view name, const AlgorithmContext& ctx,
+                                              bool need_uniform,
+                                              Collective collective = Collective::kAllReduce);
+
+// The inner flat algorithm (AlgorithmContext::inter_node_algorithm) of `collective`, prepared
+// for `count` elements on `sub`, whose ranks each sit on their own node. Throws Error with the
+// reason when it cannot run there.
+std::unique_ptr<Algorithm> prepare_inner(std::string_view outer, const AlgorithmContext& ctx,
+                                         Collective collective, Transport* sub, std::size_t count,
+                                         const CollectiveArgs& max);
 
 }  // namespace collbench::collectives::algo

@@ -17,30 +17,18 @@ namespace {
 
 namespace pt = patterns;
 
-class LinearAlltoall final : public Algorithm {
+class LinearAlltoall final : public algo::OwnAlgorithm {
  public:
-  std::string_view name() const override { return "linear"; }
-  Collective collective() const override { return Collective::kAllToAll; }
+  LinearAlltoall() : OwnAlgorithm(AlgorithmId::kLinearAlltoall) {}
 
-  std::optional<std::string> supports(const AlgorithmContext& ctx,
-                                      const CollectiveArgs& args) const override {
-    return algo::check_common(name(), Collective::kAllToAll, ctx, args);
+ protected:
+  void setup(const AlgorithmContext&, const CollectiveArgs&) override {
+    scratch_ = tr().allocate(max_bytes());
   }
 
-  void prepare(const AlgorithmContext& ctx, const CollectiveArgs& max) override {
-    if (auto why = supports(ctx, max)) throw Error(*why);
-    t_ = ctx.transport;
-    es_ = dtype_size(max.dtype);
-    max_bytes_ = max.bytes();
-    scratch_ = t_->allocate(max_bytes_);
-    prepared_ = true;
-  }
-
-  Status run(const void* send, void* recv, const CollectiveArgs& a, Deadline deadline) override {
-    if (Status st = algo::check_prepared(name(), a, max_bytes_, es_, prepared_); !st.ok())
-      return st;
-    if (a.count == 0) return Status::Ok();
-    Transport& t = *t_;
+  Status execute(const void* send, void* recv, const CollectiveArgs& a,
+                 Deadline deadline) override {
+    Transport& t = tr();
     const int p = t.size(), r = t.rank();
     const bool in_place = a.in_place || send == recv;
     const std::size_t bb = a.bytes() / static_cast<std::size_t>(p);  // block bytes
@@ -64,11 +52,7 @@ class LinearAlltoall final : public Algorithm {
   }
 
  private:
-  Transport* t_ = nullptr;
-  std::size_t es_ = 1;
-  std::size_t max_bytes_ = 0;
   Buffer scratch_;
-  bool prepared_ = false;
 };
 
 }  // namespace

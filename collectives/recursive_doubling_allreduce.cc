@@ -19,32 +19,20 @@ namespace {
 
 namespace pt = patterns;
 
-class RecursiveDoublingAllreduce final : public Algorithm {
+class RecursiveDoublingAllreduce final : public algo::OwnAlgorithm {
  public:
-  std::string_view name() const override { return "recursive_doubling"; }
-  Collective collective() const override { return Collective::kAllReduce; }
+  RecursiveDoublingAllreduce() : OwnAlgorithm(AlgorithmId::kRecursiveDoublingAllreduce) {}
 
-  std::optional<std::string> supports(const AlgorithmContext& ctx,
-                                      const CollectiveArgs& args) const override {
-    return algo::check_common(name(), Collective::kAllReduce, ctx, args);
+ protected:
+  void setup(const AlgorithmContext&, const CollectiveArgs&) override {
+    fold_ = pt::fold(tr().rank(), tr().size());
+    const bool needs_scratch = tr().size() > 1 && fold_.role != pt::FoldRole::kSitOut;
+    scratch_ = needs_scratch ? tr().allocate(max_bytes()) : Buffer();
   }
 
-  void prepare(const AlgorithmContext& ctx, const CollectiveArgs& max) override {
-    if (auto why = supports(ctx, max)) throw Error(*why);
-    t_ = ctx.transport;
-    es_ = dtype_size(max.dtype);
-    max_bytes_ = max.bytes();
-    fold_ = pt::fold(t_->rank(), t_->size());
-    const bool needs_scratch = t_->size() > 1 && fold_.role != pt::FoldRole::kSitOut;
-    scratch_ = needs_scratch ? t_->allocate(max_bytes_) : Buffer();
-    prepared_ = true;
-  }
-
-  Status run(const void* send, void* recv, const CollectiveArgs& a, Deadline deadline) override {
-    if (Status st = algo::check_prepared(name(), a, max_bytes_, es_, prepared_); !st.ok())
-      return st;
-    if (a.count == 0) return Status::Ok();
-    Transport& t = *t_;
+  Status execute(const void* send, void* recv, const CollectiveArgs& a,
+                 Deadline deadline) override {
+    Transport& t = tr();
     const int p = t.size();
     const bool in_place = a.in_place || send == recv;
     const void* input = in_place ? recv : send;
@@ -89,12 +77,8 @@ class RecursiveDoublingAllreduce final : public Algorithm {
   }
 
  private:
-  Transport* t_ = nullptr;
-  std::size_t es_ = 1;
-  std::size_t max_bytes_ = 0;
   pt::Fold fold_;
   Buffer scratch_;
-  bool prepared_ = false;
 };
 
 }  // namespace

@@ -37,32 +37,44 @@ SelectionTable SelectionTable::builtin() {
   // tune` replaces these with measurements of the machine at hand.
   SelectionTable t;
   t.note = "built-in defaults";
-  t.allreduce_ = {
+  t.rules_[static_cast<int>(Collective::kAllReduce)] = {
       rule(0, 8 * KiB, "recursive_doubling"),
       rule(8 * KiB + 1, 1 * MiB, "recursive_doubling", 2, 2),
       rule(8 * KiB + 1, 1 * MiB, "rabenseifner"),
       rule(1 * MiB + 1, kUnbounded, "ring"),
   };
-  t.alltoall_ = {
+  t.rules_[static_cast<int>(Collective::kAllToAll)] = {
       rule(0, 1 * KiB, "bruck", 4, 7),
       rule(0, 8 * KiB, "bruck", 8),
       rule(0, 1 * MiB, "linear"),
       rule(1 * MiB + 1, kUnbounded, "linear", 1, 4),
       rule(1 * MiB + 1, kUnbounded, "pairwise"),
   };
+  // Reduce-scatter and all-gather: the halves of the all-reduce choice (recursive halving /
+  // doubling while latency dominates, the ring for long vectors); Bruck for short all-gathers
+  // on rank counts that are not powers of two, where recursive doubling folds.
+  t.rules_[static_cast<int>(Collective::kReduceScatter)] = {
+      rule(0, 1 * MiB, "recursive_halving"),
+      rule(1 * MiB + 1, kUnbounded, "ring"),
+  };
+  t.rules_[static_cast<int>(Collective::kAllGather)] = {
+      rule(0, 64 * KiB, "bruck", 3),
+      rule(0, 1 * MiB, "recursive_doubling"),
+      rule(1 * MiB + 1, kUnbounded, "ring"),
+  };
   return t;
 }
 
 const std::vector<SelectionRule>& SelectionTable::rules(Collective c) const {
-  return c == Collective::kAllReduce ? allreduce_ : alltoall_;
+  return rules_[static_cast<std::size_t>(c)];
 }
 
 void SelectionTable::set_rules(Collective c, std::vector<SelectionRule> r) {
-  (c == Collective::kAllReduce ? allreduce_ : alltoall_) = std::move(r);
+  rules_[static_cast<std::size_t>(c)] = std::move(r);
 }
 
 void SelectionTable::replace_for_ranks(Collective c, int ranks, std::vector<SelectionRule> r) {
-  auto& list = c == Collective::kAllReduce ? allreduce_ : alltoall_;
+  auto& list = rules_[static_cast<std::size_t>(c)];
   std::erase_if(
       list, [&](const SelectionRule& x) { return x.min_ranks == ranks && x.max_ranks == ranks; });
   list.insert(list.begin(), r.begin(), r.end());
@@ -75,7 +87,15 @@ std::string SelectionTable::choose(Collective c, std::size_t bytes, int ranks) c
   if (this != &kBuiltin)
     for (const auto& r : kBuiltin.rules(c))
       if (r.matches(bytes, ranks)) return r.algorithm;
-  return c == Collective::kAllReduce ? "ring" : "linear";
+  switch (c) {
+    case Collective::kAllReduce:
+    case Collective::kReduceScatter:
+    case Collective::kAllGather:
+      return "ring";
+    case Collective::kAllToAll:
+      return "linear";
+  }
+  return "ring";
 }
 
 SelectionTable SelectionTable::parse(std::string_view text, std::string_view origin) {
@@ -98,8 +118,8 @@ SelectionTable SelectionTable::parse(std::string_view text, std::string_view ori
     if (key == "schema" || key == "note") continue;
     const auto c = parse_collective(key);
     if (!c)
-      throw UsageError("selection table " + where + ": unknown key \"" + key +
-                       "\" (expected allreduce, alltoall, schema, note)");
+      throw UsageError("selection table " + where + ": unknown key \"" + key + "\" (expected " +
+                       collective_list() + ", schema, note)");
     if (!it->is_array())
       throw UsageError("selection table " + where + ": \"" + key + "\" must be a list of rules");
     std::vector<SelectionRule> rules;
@@ -124,7 +144,8 @@ SelectionTable SelectionTable::parse(std::string_view text, std::string_view ori
           const double d = v.get<double>();
           if (!(d >= 0) || d != std::floor(d) || d > limit)
             throw UsageError(at + ": \"" + key + "\" must be a whole number from 0 to " +
-                             std::to_string(static_cast<std::uint64_t>(limit)) + ", got " + v.dump());
+                             std::to_string(static_cast<std::uint64_t>(limit)) + ", got " +
+                             v.dump());
           return static_cast<std::uint64_t>(d);
         };
         constexpr double kBytesLimit = 9007199254740992.0;  // 2^53: 8 PiB
@@ -132,7 +153,8 @@ SelectionTable SelectionTable::parse(std::string_view text, std::string_view ori
         if (e.contains("min_bytes")) r.min_bytes = whole("min_bytes", kBytesLimit);
         if (e.contains("max_bytes") && !e["max_bytes"].is_null())
           r.max_bytes = whole("max_bytes", kBytesLimit);
-        if (e.contains("min_ranks")) r.min_ranks = static_cast<int>(whole("min_ranks", kRanksLimit));
+        if (e.contains("min_ranks"))
+          r.min_ranks = static_cast<int>(whole("min_ranks", kRanksLimit));
         if (e.contains("max_ranks") && !e["max_ranks"].is_null())
           r.max_ranks = static_cast<int>(whole("max_ranks", kRanksLimit));
       } catch (const nlohmann::json::exception& ex) {
@@ -142,7 +164,8 @@ SelectionTable SelectionTable::parse(std::string_view text, std::string_view ori
         if (f.key() != "algorithm" && f.key() != "min_bytes" && f.key() != "max_bytes" &&
             f.key() != "min_ranks" && f.key() != "max_ranks")
           throw UsageError(at + ": unknown field \"" + f.key() + "\"");
-      if (!find_algorithm(*c, r.algorithm))
+      const AlgorithmInfo* known = find_algorithm(*c, r.algorithm);
+      if (!known || !known->measurable())
         throw UsageError(at + ": no " + std::string(collective_name(*c)) + " algorithm named \"" +
                          r.algorithm + "\" (see collbench --list)");
       if (r.min_bytes > r.max_bytes)
@@ -176,7 +199,7 @@ std::string SelectionTable::to_json() const {
   nlohmann::ordered_json j;
   j["schema"] = std::string(kSchema);
   if (!note.empty()) j["note"] = note;
-  for (Collective c : {Collective::kAllReduce, Collective::kAllToAll}) {
+  for (Collective c : kAllCollectives) {
     auto list = nlohmann::ordered_json::array();
     for (const auto& r : rules(c)) {
       nlohmann::ordered_json e;

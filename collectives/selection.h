@@ -8,13 +8,14 @@
 //     "note": "free text, e.g. where it was measured",
 //     "allreduce": [ {"min_bytes": 0, "max_bytes": 8192, "min_ranks": 1, "max_ranks": 64,
 //                     "algorithm": "recursive_doubling"}, ... ],
-//     "alltoall":  [ ... ] }
+//     "alltoall":  [ ... ], "reducescatter": [ ... ], "allgather": [ ... ] }
 // Byte ranges are inclusive and use the collective's size convention (all-reduce: bytes of each
 // rank's vector; all-to-all: total bytes each rank sends). Every field but "algorithm" is
 // optional (min 0 / 1, max unbounded). Rules are tried in order; the first match wins. A size no
 // rule of the file covers falls back to the built-in table.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -23,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "collectives/collective.h"
 #include "collectives/dtype.h"
 
 namespace collbench::collectives {
@@ -81,8 +83,7 @@ class SelectionTable {
       const std::vector<std::pair<std::size_t, std::string>>& winners, int ranks);
 
  private:
-  std::vector<SelectionRule> allreduce_;
-  std::vector<SelectionRule> alltoall_;
+  std::array<std::vector<SelectionRule>, kAllCollectives.size()> rules_;
   std::string origin_ = "built-in";
 };
 

@@ -6,22 +6,34 @@
 #include <string>
 #include <vector>
 
+#include "bench/backend_select.h"
 #include "bench/cli.h"
-#include "bench/nccl_backend.h"
 #include "collectives/error.h"
+#include "collectives/nccl/gpu_map.h"
+#include "collectives/nccl/nccl_backend.h"
 #include "collectives/registry.h"
 
 #if COLLBENCH_HAVE_NCCL
 #include <nccl.h>
 
-#include "collectives/native_nccl.h"
-#include "collectives/nccl_transport.h"
+#include "collectives/nccl/native_nccl.h"
+#include "collectives/nccl/nccl_api.h"
 #endif
 
 namespace collbench::bench {
 namespace {
 
+using collectives::choose_gpu;
 using collectives::Collective;
+using collectives::kBuiltWithoutNccl;
+using collectives::nccl_backend_built;
+using collectives::parse_gpu_map;
+using collectives::shares_gpu_with;
+#if COLLBENCH_HAVE_NCCL
+using collectives::gpu_library_versions;
+using collectives::gpu_visibility_problem;
+using collectives::local_gpu_info;
+#endif
 
 TEST(GpuMap, ParsesListsAndRanges) {
   EXPECT_EQ(parse_gpu_map(""), std::vector<int>{});
@@ -34,8 +46,8 @@ TEST(GpuMap, ParsesListsAndRanges) {
 }
 
 TEST(GpuMap, RejectsMalformedInput) {
-  for (const char* bad :
-       {",", "0,", ",1", "0,,1", "a", "1-", "-1", "3-1", "0-1-2", "1.5", "x,0", "99999"}) {
+  for (const char* bad : {",", "0,", ",1", "0,,1", "a", "1-", "-1", "3-1", "0-1-2", "1.5", "x,0",
+                          "99999", "0,1,0", "0-3,2"}) {
     try {
       parse_gpu_map(bad);
       ADD_FAILURE() << "accepted '" << bad << "'";
@@ -45,9 +57,22 @@ TEST(GpuMap, RejectsMalformedInput) {
   }
 }
 
+TEST(GpuMap, RepeatedGpuNamesBothRanksAndTheFix) {
+  try {
+    parse_gpu_map("0,1,0");
+    ADD_FAILURE() << "accepted a repeated GPU";
+  } catch (const UsageError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("GPU 0 is listed for node-local ranks 0 and 2"), std::string::npos) << m;
+    EXPECT_NE(m.find("--gpus-per-task=1"), std::string::npos) << m;
+  }
+}
+
 TEST(GpuMap, ChoosesByLocalRankOrMap) {
   EXPECT_EQ(choose_gpu(0, 8, {}), 0);
   EXPECT_EQ(choose_gpu(7, 8, {}), 7);
+  // One GPU visible per process (Slurm --gpus-per-task=1): every local rank takes its GPU 0.
+  EXPECT_EQ(choose_gpu(5, 1, {}), 0);
   EXPECT_EQ(choose_gpu(1, 8, {4, 5, 6}), 5);
   EXPECT_EQ(choose_gpu(0, 2, {1}), 1);
 }
@@ -61,11 +86,14 @@ TEST(GpuMap, SaysWhatToChange) {
     }
     return std::string("no error");
   };
-  EXPECT_NE(message(8, 8, {}).find("start at most 8 ranks per node or give --gpu-map"),
+  EXPECT_NE(message(8, 8, {}).find("start at most 8 ranks per node, give --gpu-map, or let the "
+                                   "scheduler give each rank one GPU (Slurm --gpus-per-task=1)"),
             std::string::npos);
   EXPECT_NE(message(2, 8, {0, 1}).find("--gpu-map lists 2 GPU(s) but node-local rank 2"),
             std::string::npos);
   EXPECT_NE(message(0, 2, {5}).find("GPU 5 but only 2 GPU(s) are visible"), std::string::npos);
+  EXPECT_NE(message(1, 1, {0, 3}).find("list only visible GPUs in --gpu-map, or leave it out"),
+            std::string::npos);
   EXPECT_NE(message(0, 0, {}).find("no GPU"), std::string::npos);
 }
 
@@ -140,22 +168,24 @@ TEST(BackendOptions, CanonicalFormSeesTheBackendFlags) {
   EXPECT_NE(a.canonical(), d.canonical());
 }
 
-TEST(Registry, NcclRowsExactlyWhenBuiltWithNccl) {
-  for (Collective c : {Collective::kAllReduce, Collective::kAllToAll}) {
+TEST(Registry, NcclRowsAreNativesOfTheNcclBackend) {
+  for (Collective c : collectives::kAllCollectives) {
     const auto* info = collectives::find_algorithm(c, "nccl");
-    if (!nccl_backend_built()) {
-      EXPECT_EQ(info, nullptr);
-      continue;
-    }
     ASSERT_NE(info, nullptr);
-    EXPECT_TRUE(info->native);
-    auto algo = info->make();
+    EXPECT_TRUE(info->native());
+    EXPECT_EQ(info->backend, "nccl");
+    EXPECT_EQ(collectives::backend_built("nccl"), nccl_backend_built());
+    if (!nccl_backend_built()) continue;
+#if COLLBENCH_HAVE_NCCL
+    auto algo = collectives::make_nccl_native(info->id);
+    ASSERT_NE(algo, nullptr);
     EXPECT_EQ(algo->collective(), c);
     // Any transport but NCCL's is refused with a reason (here: none at all).
     collectives::AlgorithmContext none;
     auto why = algo->supports(none, collectives::CollectiveArgs{c, 8});
     ASSERT_TRUE(why.has_value());
     EXPECT_NE(why->find("--backend nccl"), std::string::npos) << *why;
+#endif
   }
 }
 
@@ -233,10 +263,10 @@ TEST(GpuMetadata, NoGpuIsNamedWithCudasError) {
 }
 
 TEST(GpuMetadata, EstimateIsAbsentForOtherAlgorithms) {
-  auto ring = collectives::find_algorithm(Collective::kAllReduce, "ring")->make();
+  auto ring = collectives::make_own_algorithm(collectives::AlgorithmId::kRingAllreduce);
   EXPECT_FALSE(collectives::nccl_estimate_us(*ring, collectives::CollectiveArgs{}).has_value());
   // A native NCCL algorithm that has not run has no buffers to simulate with.
-  auto nccl = collectives::find_algorithm(Collective::kAllReduce, "nccl")->make();
+  auto nccl = collectives::make_nccl_native(collectives::AlgorithmId::kNcclAllreduce);
   EXPECT_FALSE(collectives::nccl_estimate_us(*nccl, collectives::CollectiveArgs{}).has_value());
 }
 

@@ -111,14 +111,15 @@ void simulate_allreduce(DType t, ReduceOp op, int p, std::size_t count) {
   std::vector<std::vector<std::byte>> in(static_cast<std::size_t>(p),
                                          std::vector<std::byte>(count * es + 1));
   for (int r = 0; r < p; ++r)
-    collectives::fill_input(in[r].data(), count, t, op, Collective::kAllReduce, r, p, 42);
+    collectives::fill_input(
+        in[r].data(), collectives::CollectiveArgs{Collective::kAllReduce, count, t, op}, r, p, 42);
   // Reduce in reverse order with a different association than rank order.
   std::vector<std::byte> acc = in[static_cast<std::size_t>(p - 1)];
   for (int r = p - 2; r >= 0; --r)
     collectives::reduce_inplace(acc.data(), in[r].data(), count, t, op);
   for (int r = 0; r < p; ++r) {
-    const auto res =
-        collectives::check_output(acc.data(), count, t, op, Collective::kAllReduce, r, p, 42);
+    const auto res = collectives::check_output(
+        acc.data(), collectives::CollectiveArgs{Collective::kAllReduce, count, t, op}, r, p, 42);
     ASSERT_EQ(res.wrong, 0u) << collectives::dtype_name(t) << " " << collectives::op_name(op)
                              << " p=" << p << " first wrong " << res.first_wrong << " expected "
                              << res.first_expected << " got " << res.first_actual;
@@ -129,8 +130,9 @@ void simulate_allreduce(DType t, ReduceOp op, int p, std::size_t count) {
   for (int r = 1; r < p - 1; ++r)
     collectives::reduce_inplace(partial.data(), in[r].data(), count, t, op);
   if (p >= 2) {
-    const auto res =
-        collectives::check_output(partial.data(), count, t, op, Collective::kAllReduce, 0, p, 42);
+    const auto res = collectives::check_output(
+        partial.data(), collectives::CollectiveArgs{Collective::kAllReduce, count, t, op}, 0, p,
+        42);
     // min/max: only elements the dropped rank owns change (about count / p of them);
     const bool owner_only = op != ReduceOp::kSum;  // prod: a rank adds a factor 2 at 1/k of them
     if (count >= (owner_only ? 16 * static_cast<std::size_t>(p) : 64))
@@ -139,8 +141,8 @@ void simulate_allreduce(DType t, ReduceOp op, int p, std::size_t count) {
   }
   // The wrong seed (stale data from an earlier check) must be detected.
   if (count >= 64) {
-    const auto stale =
-        collectives::check_output(acc.data(), count, t, op, Collective::kAllReduce, 0, p, 43);
+    const auto stale = collectives::check_output(
+        acc.data(), collectives::CollectiveArgs{Collective::kAllReduce, count, t, op}, 0, p, 43);
     {
       EXPECT_GT(stale.wrong, 0u) << "stale data not detected " << collectives::dtype_name(t) << " "
                                  << collectives::op_name(op) << " p=" << p;
@@ -169,8 +171,9 @@ TEST(Spec, Fp8CheckStaysExactAtEveryRankCountUpTo16) {
       std::vector<double> total(count, 0.0);
       std::vector<std::uint8_t> buf(count);
       for (int r = 0; r < p; ++r) {
-        collectives::fill_input(buf.data(), count, t, ReduceOp::kSum, Collective::kAllReduce, r, p,
-                                7);
+        collectives::fill_input(
+            buf.data(),
+            collectives::CollectiveArgs{Collective::kAllReduce, count, t, ReduceOp::kSum}, r, p, 7);
         for (std::size_t i = 0; i < count; ++i)
           total[i] += collectives::element_as_double(buf.data(), i, t);
       }
@@ -183,9 +186,11 @@ TEST(Spec, Fp8CheckStaysExactAtEveryRankCountUpTo16) {
 TEST(Spec, SentinelIsCountedWrong) {
   for (DType t : collectives::all_dtypes()) {
     std::vector<std::byte> buf(100 * collectives::dtype_size(t));
-    collectives::fill_sentinel(buf.data(), 100, t);
-    const auto res = collectives::check_output(buf.data(), 100, t, ReduceOp::kSum,
-                                               Collective::kAllReduce, 0, 4, 1);
+    collectives::fill_sentinel(buf.data(),
+                               collectives::CollectiveArgs{Collective::kAllReduce, 100, t}, 0, 4);
+    const auto res = collectives::check_output(
+        buf.data(), collectives::CollectiveArgs{Collective::kAllReduce, 100, t, ReduceOp::kSum}, 0,
+        4, 1);
     EXPECT_GE(res.wrong, 95u) << collectives::dtype_name(t);
   }
 }
@@ -197,24 +202,28 @@ TEST(Spec, AllToAllCheckDetectsMisplacedBlocks) {
     std::vector<std::vector<std::byte>> send(p, std::vector<std::byte>(count * es));
     std::vector<std::vector<std::byte>> recv(p, std::vector<std::byte>(count * es));
     for (int r = 0; r < p; ++r)
-      collectives::fill_input(send[r].data(), count, t, ReduceOp::kSum, Collective::kAllToAll, r, p,
-                              9);
+      collectives::fill_input(
+          send[r].data(),
+          collectives::CollectiveArgs{Collective::kAllToAll, count, t, ReduceOp::kSum}, r, p, 9);
     for (int i = 0; i < p; ++i)
       for (int j = 0; j < p; ++j)  // block j of rank i goes to rank j, slot i
         std::memcpy(recv[j].data() + i * block * es, send[i].data() + j * block * es, block * es);
     for (int r = 0; r < p; ++r)
-      EXPECT_EQ(collectives::check_output(recv[r].data(), count, t, ReduceOp::kSum,
-                                          Collective::kAllToAll, r, p, 9)
-                    .wrong,
-                0u);
+      EXPECT_EQ(
+          collectives::check_output(
+              recv[r].data(),
+              collectives::CollectiveArgs{Collective::kAllToAll, count, t, ReduceOp::kSum}, r, p, 9)
+              .wrong,
+          0u);
     // Swap two blocks on rank 2: both must be reported.
     std::vector<std::byte> tmp(block * es);
     auto* b = recv[2].data();
     std::memcpy(tmp.data(), b, block * es);
     std::memcpy(b, b + block * es, block * es);
     std::memcpy(b + block * es, tmp.data(), block * es);
-    const auto res = collectives::check_output(recv[2].data(), count, t, ReduceOp::kSum,
-                                               Collective::kAllToAll, 2, p, 9);
+    const auto res = collectives::check_output(
+        recv[2].data(),
+        collectives::CollectiveArgs{Collective::kAllToAll, count, t, ReduceOp::kSum}, 2, p, 9);
     EXPECT_GT(res.wrong, block) << collectives::dtype_name(t);
     EXPECT_EQ(res.first_wrong, 0 + (res.first_wrong >= 0 ? res.first_wrong : 0));
   }

@@ -8,9 +8,9 @@
 
 #include "collectives/error.h"
 #include "test_model_util.h"
-#include "topology/fit.h"
+#include "topology/model/fit.h"
 
-namespace collbench::topology {
+namespace collbench::model {
 namespace {
 
 using model_test::SynthOptions;
@@ -368,4 +368,4 @@ TEST(ModelFit, LoaderNamesTheBadField) {
 }
 
 }  // namespace
-}  // namespace collbench::topology
+}  // namespace collbench::model

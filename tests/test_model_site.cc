@@ -3,13 +3,14 @@
 
 #include <filesystem>
 
+#include "bench/model/common.h"
 #include "collectives/error.h"
 #include "test_model_util.h"
-#include "topology/fabric.h"
-#include "topology/profiles.h"
-#include "topology/site.h"
+#include "topology/model/fabric.h"
+#include "topology/model/profiles.h"
+#include "topology/model/site.h"
 
-namespace collbench::topology {
+namespace collbench::model {
 namespace {
 
 std::string error_of(const std::function<void()>& fn) {
@@ -123,7 +124,7 @@ TEST(ModelFabric, JsonRoundTrip) {
   const Fabric g = fabric_from_json(fabric_to_json(f), "mem");
   EXPECT_EQ(fabric_to_json(g), fabric_to_json(f));
   const std::string dir = model_test::temp_dir("fabric");
-  save_fabric(f, dir + "/f.json");
+  bench::model_cli::save_fabric(f, dir + "/f.json");
   EXPECT_EQ(fabric_to_json(load_fabric(dir + "/f.json")), fabric_to_json(f));
   for (const auto& e : std::filesystem::directory_iterator(dir))
     EXPECT_EQ(e.path().filename().string().find(".tmp."), std::string::npos);
@@ -163,4 +164,4 @@ TEST(ModelFabric, ErrorsNameTheField) {
 }
 
 }  // namespace
-}  // namespace collbench::topology
+}  // namespace collbench::model

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "topology/cost_model.h"
-#include "topology/fit.h"
+#include "topology/model/cost_model.h"
+#include "topology/model/fit.h"
 
 namespace collbench::model_test {
 
@@ -31,15 +31,15 @@ struct TrueParams {
 };
 
 inline void fill_theta(const TrueParams& p, double* theta) {
-  for (int i = 0; i < topology::kNumParams; ++i) theta[i] = 0;
-  theta[topology::alpha_param(0)] = p.alpha_intra;
-  theta[topology::beta_param(0)] = 1 / p.bw_intra;
-  theta[topology::alpha_param(1)] = p.alpha_inter;
-  theta[topology::beta_param(1)] = 1 / p.link_inter;
-  theta[topology::gamma_param()] = 1 / p.reduce;
-  theta[topology::delta_param()] = p.copy > 0 ? 1 / p.copy : 0;
-  theta[topology::flow_beta0_param()] = 1 / (p.flow_intra > 0 ? p.flow_intra : p.bw_intra);
-  theta[topology::rendezvous0_param()] = p.rendezvous;
+  for (int i = 0; i < model::kNumParams; ++i) theta[i] = 0;
+  theta[model::alpha_param(0)] = p.alpha_intra;
+  theta[model::beta_param(0)] = 1 / p.bw_intra;
+  theta[model::alpha_param(1)] = p.alpha_inter;
+  theta[model::beta_param(1)] = 1 / p.link_inter;
+  theta[model::gamma_param()] = 1 / p.reduce;
+  theta[model::delta_param()] = p.copy > 0 ? 1 / p.copy : 0;
+  theta[model::flow_beta0_param()] = 1 / (p.flow_intra > 0 ? p.flow_intra : p.bw_intra);
+  theta[model::rendezvous0_param()] = p.rendezvous;
 }
 
 struct Placement {
@@ -64,21 +64,21 @@ struct SynthOptions {
 // A result file (schema v1, the fields the model reads plus the required ones).
 inline nlohmann::json synth_results(const TrueParams& tp, const SynthOptions& o) {
   using nlohmann::json;
-  double theta[topology::kNumParams];
+  double theta[model::kNumParams];
   fill_theta(tp, theta);
   std::mt19937 rng(o.seed);
   std::normal_distribution<double> noise(0, o.noise);
   std::uniform_real_distribution<double> u(0, 1);
   json recs = json::array();
-  auto add = [&](topology::Collective c, const std::string& name, double t, const Placement& pl,
+  auto add = [&](model::Collective c, const std::string& name, double t, const Placement& pl,
                  double bytes) {
     double f = std::exp(noise(rng));
     if (u(rng) < o.outlier_rate) f *= o.outlier_factor;
     const double us = t * f * 1e6;
-    json r = {{"collective", c == topology::Collective::kAllReduce ? "allreduce" : "alltoall"},
+    json r = {{"collective", c == model::Collective::kAllReduce ? "allreduce" : "alltoall"},
               {"algorithm", name},
-              {"dtype", c == topology::Collective::kAllReduce ? "f32" : "u8"},
-              {"op", c == topology::Collective::kAllReduce ? "sum" : "none"},
+              {"dtype", c == model::Collective::kAllReduce ? "f32" : "u8"},
+              {"op", c == model::Collective::kAllReduce ? "sum" : "none"},
               {"placement", "out"},
               {"bytes", static_cast<std::int64_t>(bytes)},
               {"count", static_cast<std::int64_t>(bytes / 4)},
@@ -101,29 +101,27 @@ inline nlohmann::json synth_results(const TrueParams& tp, const SynthOptions& o)
     recs.push_back(r);
   };
   for (const Placement& pl : o.placements) {
-    const auto net = topology::fit_net(pl.ranks_per_node, theta, topology::ModelAlgo::kRing, false,
-                                       tp.flow_intra > 0, tp.eager);
+    const auto net = model::fit_net(pl.ranks_per_node, theta, model::ModelAlgo::kRingAllreduce,
+                                    false, tp.flow_intra > 0, tp.eager);
     const std::int64_t p = pl.nodes * pl.ranks_per_node;
     for (double b = o.min_bytes; b <= o.max_bytes; b *= o.factor) {
       for (const auto& name : o.allreduce) {
-        auto m = topology::find_model_algorithm(topology::Collective::kAllReduce, name);
-        add(topology::Collective::kAllReduce, name, topology::predict_linear(net, *m, b, p).v, pl,
-            b);
+        auto m = model::find_model_algorithm(model::Collective::kAllReduce, name);
+        add(model::Collective::kAllReduce, name, model::predict_linear(net, *m, b, p).v, pl, b);
       }
       for (const auto& name : o.alltoall) {
-        auto m = topology::find_model_algorithm(topology::Collective::kAllToAll, name);
+        auto m = model::find_model_algorithm(model::Collective::kAllToAll, name);
         const double bb = std::ceil(b / p) * p;
-        add(topology::Collective::kAllToAll, name, topology::predict_linear(net, *m, bb, p).v, pl,
-            bb);
+        add(model::Collective::kAllToAll, name, model::predict_linear(net, *m, bb, p).v, pl, bb);
       }
       if (o.add_native) {
         double best = 1e30;
-        for (const auto& a : topology::model_algorithms())
-          if (a.collective == topology::Collective::kAllReduce) {
-            const double t = topology::predict_linear(net, a.algo, b, p).v;
+        for (const auto& a : model::model_algorithms())
+          if (a.collective == model::Collective::kAllReduce) {
+            const double t = model::predict_linear(net, a.algo, b, p).v;
             if (!std::isnan(t)) best = std::min(best, t);
           }
-        add(topology::Collective::kAllReduce, "MPI_Allreduce", best * 1.1, pl, b);
+        add(model::Collective::kAllReduce, "MPI_Allreduce", best * 1.1, pl, b);
       }
     }
   }

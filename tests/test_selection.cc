@@ -15,14 +15,14 @@ namespace {
 
 TEST(Selection, BuiltinNamesRegisteredAlgorithmsEverywhere) {
   const SelectionTable t = SelectionTable::builtin();
-  for (Collective c : {Collective::kAllReduce, Collective::kAllToAll}) {
+  for (Collective c : kAllCollectives) {
     EXPECT_FALSE(t.rules(c).empty());
     for (int ranks : {1, 2, 3, 4, 8, 13, 1024, 200000})
       for (std::size_t bytes = 0; bytes < (std::size_t{1} << 40); bytes = bytes * 2 + 1) {
         const std::string a = t.choose(c, bytes, ranks);
         const AlgorithmInfo* info = find_algorithm(c, a);
         ASSERT_NE(info, nullptr) << a;
-        EXPECT_FALSE(info->native) << "built-in table should pick own algorithms: " << a;
+        EXPECT_FALSE(info->native()) << "built-in table should pick own algorithms: " << a;
       }
   }
   EXPECT_EQ(t.choose(Collective::kAllReduce, 8, 4), "recursive_doubling");

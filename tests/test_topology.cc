@@ -241,10 +241,10 @@ TEST(TopologyLists, FormatAndParse) {
 }
 
 TEST(TopologyLists, HumanBytes) {
-  EXPECT_EQ(human_bytes(512), "512 B");
-  EXPECT_EQ(human_bytes(48 * 1024), "48 KiB");
-  EXPECT_EQ(human_bytes(std::int64_t{512} << 30), "512 GiB");
-  EXPECT_EQ(human_bytes(5194416128), "4.8 GiB");
+  EXPECT_EQ(collectives::human_bytes(512), "512 B");
+  EXPECT_EQ(collectives::human_bytes(48 * 1024), "48 KiB");
+  EXPECT_EQ(collectives::human_bytes(std::int64_t{512} << 30), "512 GiB");
+  EXPECT_EQ(collectives::human_bytes(5194416128), "4.8 GiB");
 }
 
 TEST(TopologyJson, HardwareAndBindingRoundTrip) {

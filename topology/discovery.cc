@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "collectives/error.h"
+#include "collectives/host.h"
 
 namespace collbench::topology {
 namespace {
@@ -409,11 +410,7 @@ std::vector<int> process_affinity() {
   return pus;
 }
 
-std::string local_hostname() {
-  char buf[256] = {};
-  if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
-  return buf;
-}
+using collectives::local_hostname;
 
 }  // namespace
 
@@ -430,7 +427,7 @@ std::string Hardware::signature() const {
   std::ostringstream s;
   s << packages.size() << " package" << (packages.size() == 1 ? "" : "s") << ", "
     << numa_nodes.size() << " NUMA, " << cores.size() << " cores, " << pus << " PUs, "
-    << human_bytes(memory_bytes);
+    << collectives::human_bytes(memory_bytes);
   if (!cpu_model.empty()) s << ", " << cpu_model;
   std::map<std::string, int> gpu_models;
   for (const GpuInfo& g : gpus) ++gpu_models[g.model];
@@ -538,22 +535,6 @@ std::vector<int> parse_list(const std::string& text) {
   if (out.empty()) throw bad();
   if (*std::min_element(out.begin(), out.end()) < 0) throw bad();
   return out;
-}
-
-std::string human_bytes(std::int64_t bytes) {
-  static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1024 && u < 5) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  if (v == static_cast<double>(static_cast<std::int64_t>(v)))
-    std::snprintf(buf, sizeof buf, "%lld %s", static_cast<long long>(v), units[u]);
-  else
-    std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
-  return buf;
 }
 
 namespace {

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "collectives/units.h"
+
 namespace collbench::topology {
 
 struct CacheInfo {
@@ -146,8 +148,6 @@ Binding binding_from_pus(const Hardware& hw, const std::vector<int>& pus);
 // "0-3,8,10-11" <-> {0,1,2,3,8,10,11}. parse throws UsageError on malformed input.
 std::string format_list(const std::vector<int>& values);
 std::vector<int> parse_list(const std::string& text);
-
-std::string human_bytes(std::int64_t bytes);  // "512 GiB", "48 KiB"
 
 nlohmann::json to_json(const Hardware& hw);
 nlohmann::json to_json(const Binding& b);

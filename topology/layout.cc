@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "collectives/error.h"
+#include "collectives/host.h"
 
 namespace collbench::topology {
 namespace {
@@ -348,11 +349,7 @@ nlohmann::json to_json(const Layout& L) {
 
 namespace {
 
-std::string local_hostname() {
-  char buf[256] = {};
-  if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
-  return buf;
-}
+using collectives::local_hostname;
 
 void check_mpi(int rc, const char* call) {
   if (rc != MPI_SUCCESS) {

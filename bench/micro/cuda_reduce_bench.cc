@@ -1,4 +1,4 @@
-// The device reduction kernel of the NCCL transport (collectives/cuda_kernels.h) beside a
+// The device reduction kernel of the NCCL transport (collectives/nccl/cuda_kernels.h) beside a
 // device-to-device cudaMemcpyAsync, timed with CUDA events (manual time). Built only with NCCL.
 //
 // Counters: vec_GBps = vector bytes / time (decimal GB/s); mem_GBps = memory traffic / time,
@@ -13,10 +13,10 @@
 #include <cstdio>
 #include <string>
 
-#include "bench/nccl_backend.h"
-#include "collectives/cuda_kernels.h"
 #include "collectives/dtype.h"
-#include "collectives/nccl_transport.h"
+#include "collectives/nccl/cuda_kernels.h"
+#include "collectives/nccl/nccl_api.h"
+#include "collectives/nccl/nccl_backend.h"
 
 namespace collbench::collectives {
 namespace {
@@ -108,7 +108,7 @@ void register_all() {
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
-  if (auto why = collbench::bench::gpu_visibility_problem()) {
+  if (auto why = collbench::collectives::gpu_visibility_problem()) {
     std::fprintf(stderr, "micro_cuda_reduce: no GPU visible: %s\n", why->c_str());
     return 2;
   }

@@ -5,13 +5,13 @@
 
 #include <vector>
 
-#include "topology/cost_model.h"
-#include "topology/profiles.h"
-#include "topology/site.h"
+#include "topology/model/cost_model.h"
+#include "topology/model/profiles.h"
+#include "topology/model/site.h"
 
 namespace {
 
-using namespace collbench::topology;
+using namespace collbench::model;
 
 struct Projection {
   std::vector<ModelNet> nets;
@@ -25,7 +25,7 @@ Projection make_projection() {
   for (const auto& prof : builtin_profiles()) p.nets.push_back(make_net(site_fabric(prof, 262144)));
   for (int s = 3; s < 33; ++s) p.sizes.push_back(static_cast<double>(std::int64_t{1} << s));
   for (std::int64_t g = 8; g <= 262144; g *= 2) p.gpus.push_back(g);
-  p.out.resize(p.nets.size() * kNumModelAlgos * p.sizes.size() * p.gpus.size());
+  p.out.resize(p.nets.size() * model_algorithms().size() * p.sizes.size() * p.gpus.size());
   return p;
 }
 
@@ -51,7 +51,8 @@ BENCHMARK(BM_FullProjection)->Unit(benchmark::kMillisecond);
 void BM_OnePointHierarchical3(benchmark::State& state) {
   const ModelNet net = make_net(site_fabric(find_profile("h100"), 262144));
   for (auto _ : state)
-    benchmark::DoNotOptimize(predict_time(net, ModelAlgo::kHierarchical3, 1 << 30, 262144));
+    benchmark::DoNotOptimize(
+        predict_time(net, ModelAlgo::kHierarchical3Allreduce, 1 << 30, 262144));
 }
 BENCHMARK(BM_OnePointHierarchical3);
 

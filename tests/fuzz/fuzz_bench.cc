@@ -5,7 +5,7 @@
 #include <functional>
 
 #include "bench/cli.h"
-#include "bench/model_commands.h"
+#include "bench/model/commands.h"
 #include "bench/options.h"
 #include "bench/sizes.h"
 #include "bench/topo_command.h"

@@ -2,11 +2,11 @@
 // the `gpu` tests (ctest SKIP_RETURN_CODE 77) and of the no-GPU tests, which skip on a GPU.
 #include <cstdio>
 
-#include "bench/nccl_backend.h"
+#include "collectives/nccl/nccl_backend.h"
 
 int main() {
   int visible = 0;
-  if (auto why = collbench::bench::gpu_visibility_problem(&visible)) {
+  if (auto why = collbench::collectives::gpu_visibility_problem(&visible)) {
     std::printf("no GPU visible: %s\n", why->c_str());
     return 77;
   }
