@@ -90,7 +90,7 @@ void validate_options(Options& o, const std::vector<std::string>& algo_args,
   if (!(o.instability_threshold > 0 && o.instability_threshold < 1))
     throw UsageError("--instability-threshold " + std::to_string(o.instability_threshold) +
                      ": must be a fraction between 0 and 1 (e.g. 0.25: a 25% change of level)");
-  if (o.stable_budget_s != 0 && !(o.stable_budget_s > 0 && o.stable_budget_s <= 1e6) ||
+  if ((o.stable_budget_s != 0 && !(o.stable_budget_s > 0 && o.stable_budget_s <= 1e6)) ||
       std::isnan(o.stable_budget_s))
     throw UsageError("--stable " + std::to_string(o.stable_budget_s) +
                      ": the budget per point must be a number of seconds above 0");

@@ -310,6 +310,20 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
                     " ranks there); lower --max-bytes";
     }
   }
+  // Above half of the node's available memory the kernel reclaims and compacts pages while the
+  // sweep runs, and a point's result starts to depend on what ran before it: say so up front.
+  std::string memory_warning;
+  if (setup_error.empty()) {
+    const std::size_t extra = o.rotate_buffers ? backend->rotation_bytes() : 0;
+    const std::size_t need = 2 * (o.max_bytes + extra) + 2 * o.max_bytes;
+    const std::size_t avail = backend->memory_available_per_rank(local_ranks);
+    if (need > avail / 2)
+      memory_warning = "warning: the sweep needs about " + format_size(need) +
+                       " per rank, more than half of the " + format_size(avail) +
+                       " available per rank on " + hosts.hostnames[world_rank] +
+                       ": page reclaim during the run can make results depend on the sweep "
+                       "(docs/methodology.md, \"Points that are not one regime\")";
+  }
   // The host reduction kernels: a COLLBENCH_REDUCE_ISA this CPU cannot run stops here.
   if (setup_error.empty()) {
     try {
@@ -350,6 +364,7 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
   table.header(prov, o, topo_line);
   if (world_rank == 0 && topo.contains("warnings"))
     for (const auto& w : topo["warnings"]) table.note("warning: " + w.get<std::string>());
+  if (world_rank == 0 && !memory_warning.empty()) table.note(memory_warning);
 
   watchdog.set_abort_hook(
       [&backend](const std::string& why) { backend->abort_communication(why); });

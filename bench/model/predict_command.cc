@@ -67,6 +67,32 @@ std::string algo_code(model::ModelAlgo a) {
       return "B";
     case model::ModelAlgo::kHierarchicalAlltoall:
       return "H";
+    case model::ModelAlgo::kRingReduceScatter:
+      return "R";
+    case model::ModelAlgo::kRecursiveHalvingReduceScatter:
+      return "RH";
+    case model::ModelAlgo::kPairwiseReduceScatter:
+      return "P";
+    case model::ModelAlgo::kHierarchicalReduceScatter:
+      return "H";
+    case model::ModelAlgo::kRingAllgather:
+      return "R";
+    case model::ModelAlgo::kRecursiveDoublingAllgather:
+      return "RD";
+    case model::ModelAlgo::kBruckAllgather:
+      return "B";
+    case model::ModelAlgo::kHierarchicalAllgather:
+      return "H";
+    case model::ModelAlgo::kMpiAllreduce:
+    case model::ModelAlgo::kMpiAlltoall:
+    case model::ModelAlgo::kMpiReduceScatter:
+    case model::ModelAlgo::kMpiAllgather:
+      return "MPI";
+    case model::ModelAlgo::kNcclAllreduce:
+    case model::ModelAlgo::kNcclAlltoall:
+    case model::ModelAlgo::kNcclReduceScatter:
+    case model::ModelAlgo::kNcclAllgather:
+      return "NCCL";
     case model::ModelAlgo::kCount:
       break;
   }
@@ -343,7 +369,9 @@ int run_predict(const PredictArgs& a) {
   std::printf(
       "\ncodes: R ring, RD recursive_doubling, RB rabenseifner, BN binomial, T "
       "double_binary_tree, H hierarchical, H3 hierarchical3, HL hierarchical_leader, NV "
-      "in_switch; all-to-all: L linear, P pairwise, B bruck, H hierarchical\n");
+      "in_switch; all-to-all: L linear, P pairwise, B bruck, H hierarchical; reduce-scatter: R "
+      "ring, RH recursive_halving, P pairwise, H hierarchical; all-gather: R ring, RD "
+      "recursive_doubling, B bruck, H hierarchical\n");
   std::printf(
       "band: measured / model - 1 over the published cases of the column's regime "
       "(`collbench model validate --published`); * extrapolated: more GPUs than any of them\n");
