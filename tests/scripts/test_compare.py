@@ -244,6 +244,20 @@ def test_different_reduction_kernels_are_warned(tmp_path):
     assert not any("reduction kernels" in w for w in report["warnings"])
 
 
+def test_fp8_records_are_matched_by_dtype(tmp_path):
+    base = gen.write(tmp_path / "b.json", model(1, dtype="f8e4m3"))
+    cur = gen.write(tmp_path / "c.json", model(2, dtype="f8e4m3", slowdown=(1.10, LARGE)))
+    other = gen.write(tmp_path / "o.json", model(3, dtype="f8e5m2"))
+    out = run_script("collbench-compare", base, cur, "--json", tmp_path / "r.json")
+    assert out.returncode == 1, out.stdout + out.stderr
+    report = read_json(tmp_path / "r.json")
+    assert {p["dtype"] for p in report["points"]} == {"f8e4m3"}
+    assert any(p["status"] == "regression" for p in report["points"])
+    # e4m3 and e5m2 are different points: nothing to compare.
+    out = run_script("collbench-compare", base, other, "--json", tmp_path / "r2.json")
+    assert out.returncode != 0 and out.returncode != 1, out.stdout + out.stderr
+
+
 def test_points_on_one_side_are_listed(tmp_path):
     base = gen.write(tmp_path / "b.json", model(1, algorithms=("ring", "native")))
     cur = gen.write(tmp_path / "c.json", model(2, algorithms=("ring", "tree")))
