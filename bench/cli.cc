@@ -99,8 +99,10 @@ void validate_options(Options& o, const std::vector<std::string>& algo_args,
   size_sweep(o.min_bytes, o.max_bytes, o.step_factor, o.step_bytes);  // throws when too long
 
   o.dtypes.clear();
+  o.dtypes_all = false;
   for (const auto& d : split_list(dtype_args)) {
     if (d == "all") {
+      o.dtypes_all = true;
       o.dtypes.assign(collectives::all_dtypes().begin(), collectives::all_dtypes().end());
       continue;
     }

@@ -23,6 +23,7 @@ struct Options {
   int iters = 20;
   int warmup = 5;
   std::vector<collectives::DType> dtypes{collectives::DType::kF32};
+  bool dtypes_all = false;  // -d all: a dtype no algorithm runs is skipped, not bad input
   std::vector<collectives::ReduceOp> ops{collectives::ReduceOp::kSum};
   std::vector<std::string> algorithms;  // resolved names; empty = the native one
   bool algo_auto = false;               // --algo auto: choose per size from the selection table

@@ -8,6 +8,7 @@
 #include <ctime>
 #include <fstream>
 
+#include "collectives/reduce.h"
 #include "collectives/tick_clock.h"
 
 extern char** environ;
@@ -68,6 +69,9 @@ json make_provenance(const Options& o, const topology::HostMap& hosts, const std
   p["nccl_version"] = nullptr;
   p["compiler"] = COLLBENCH_COMPILER;
   p["cpu_model"] = cpu_model();
+  // Which host reduction kernels ran (collectives/reduce.h): results from different levels
+  // measure different code, so comparisons across them should know.
+  p["reduce_isa"] = std::string(collectives::reduce_isa_name());
   // The timed loops' clock: the invariant time-stamp counter or steady_clock (tick_clock.h).
   p["timer"] = collectives::TickClock::source();
   utsname u{};

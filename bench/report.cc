@@ -226,6 +226,7 @@ void ConsoleTable::header(const json& prov, const Options& o, const std::string&
               prov.value("start_time", "").c_str());
   std::printf("# warmup %d, iters %d, check %d, buffer rotation %s, timeout %gs\n", o.warmup,
               o.iters, o.check, o.rotate_buffers ? "on" : "off", o.timeout_s);
+  std::printf("# host reduction kernels: %s\n", prov.value("reduce_isa", "?").c_str());
   const char* time_is = "per iteration the max over ranks, mean over iterations";
   if (o.timing == collectives::TimingMode::kBarrier)
     time_is = "barrier after every call; each rank's mean call time, averaged over ranks (OSU avg)";

@@ -197,26 +197,37 @@ Runner::Prepared Runner::prepare(const Group& g, const std::string& name,
     stall_forever();
   }
   SetupStep step(watchdog_, what);
+  Prepared out = make(name, max_args.collective);
+  if (out.refusal) return out;
+  const auto ctx = context(g);
+  out.refusal = out.algo->supports(ctx, max_args);
+  if (!out.refusal) out.algo->prepare(ctx, max_args);
+  return out;
+}
+
+Runner::Prepared Runner::make(const std::string& name, collectives::Collective c) const {
   Prepared out;
-  const auto* info = collectives::find_algorithm(max_args.collective, name);
+  const auto* info = collectives::find_algorithm(c, name);
   if (!info || !info->measurable()) {
     out.refusal = "unknown algorithm '" + name + "'";
     return out;
   }
   if (info->native()) {
     out.algo = backend_.make_native(info->id);
-    if (!out.algo) {
+    if (!out.algo)
       out.refusal = name + " is the " + std::string(info->backend) +
                     " library's collective: it needs --backend " + std::string(info->backend);
-      return out;
-    }
   } else {
     out.algo = collectives::make_own_algorithm(info->id);
   }
-  const auto ctx = context(g);
-  out.refusal = out.algo->supports(ctx, max_args);
-  if (!out.refusal) out.algo->prepare(ctx, max_args);
   return out;
+}
+
+std::optional<std::string> Runner::refusal(const Group& g, const std::string& name,
+                                           const CollectiveArgs& args) const {
+  Prepared p = make(name, args.collective);
+  if (p.refusal) return p.refusal;
+  return p.algo->supports(context(g), args);
 }
 
 Record Runner::measure(Group& g, Algorithm& algo, const PointSpec& p) {

@@ -78,6 +78,10 @@ class Runner {
   };
   Prepared prepare(const Group& g, const std::string& name,
                    const collectives::CollectiveArgs& max_args) const;
+  // Why the named algorithm would refuse `args` on g, asked without preparing it (no
+  // communication); nullopt when it runs them.
+  std::optional<std::string> refusal(const Group& g, const std::string& name,
+                                     const collectives::CollectiveArgs& args) const;
 
   // Times and checks one point on g; collective over g.stats. The record is filled on stats
   // rank 0 (elsewhere only nccl_estimate_us). A failed or timed-out call ends the job through
@@ -89,6 +93,9 @@ class Runner {
   Record measure_point(Group& g, collectives::Algorithm& algo, const PointSpec& p);
 
  private:
+  // The named algorithm, unprepared, or why this backend has none by that name.
+  Prepared make(const std::string& name, collectives::Collective c) const;
+
   const Options& o_;
   collectives::Backend& backend_;
   Watchdog& watchdog_;

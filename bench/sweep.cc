@@ -21,6 +21,7 @@
 #include "bench/sizes.h"
 #include "bench/stability.h"
 #include "collectives/mpi/mpi_transport.h"
+#include "collectives/reduce.h"
 #include "collectives/selection.h"
 #include "topology/layout.h"
 
@@ -83,6 +84,7 @@ struct Sweep {
   const collectives::SelectionTable* selection = nullptr;
   std::set<std::string> noted;  // algorithm and placement whose timing note was printed
   collectives::Backend* backend = nullptr;
+  std::string refused;  // a named dtype that no requested algorithm runs (refused_dtype)
 };
 
 void report_rows(Sweep& sw, const std::optional<Record>& out, const std::optional<Record>& in) {
@@ -167,9 +169,50 @@ void sweep_entry(Sweep& sw, Group& g, const std::vector<std::size_t>& sizes, int
   if (tty) std::fprintf(stderr, "\r%60s\r", "");
 }
 
+// A dtype the user named (not `-d all`) that no requested algorithm runs, while one of them
+// runs f32 with the same op and size (fp8 on MPI_Allreduce, or on an NCCL without fp8): bad
+// input, not a run of skipped rows. Returns the one-line reason, empty when there is none.
+// Every rank computes the same answer (supports() depends only on the arguments and the group).
+std::string refused_dtype(const Sweep& sw, const Group& g, const std::vector<std::size_t>& sizes) {
+  const Options& o = sw.o;
+  if (o.dtypes_all || o.algo_auto) return {};
+  const std::size_t max_bytes = sizes.empty() ? 0 : *std::max_element(sizes.begin(), sizes.end());
+  for (DType dtype : o.dtypes) {
+    for (ReduceOp op : o.ops) {
+      CollectiveArgs args;
+      args.collective = o.collective;
+      args.dtype = dtype;
+      args.op = op;
+      args.count = collectives::count_for_bytes(o.collective, max_bytes, dtype, g.size);
+      CollectiveArgs f32 = args;
+      f32.dtype = DType::kF32;
+      std::string why;
+      bool f32_runs = false, runs = false;
+      for (const auto& name : o.algorithms) {
+        const auto refusal = sw.runner.refusal(g, name, args);
+        if (!refusal) runs = true;
+        if (sw.runner.refusal(g, name, f32)) continue;
+        f32_runs = true;
+        if (refusal && why.empty()) why = *refusal;
+      }
+      if (!runs && f32_runs) {
+        std::string what = "dtype " + std::string(collectives::dtype_name(dtype));
+        if (collectives::traits(o.collective).reduces)
+          what += " with op " + std::string(collectives::op_name(op));
+        return "no requested algorithm runs " + what + " on the " + sw.backend->name() +
+               " backend: " + why;
+      }
+    }
+  }
+  return {};
+}
+
 // Measures every dtype/op/algorithm/size of the options on one rank set.
 void sweep_set(Sweep& sw, Group& g, const std::vector<std::size_t>& sizes, int repeat) {
   const Options& o = sw.o;
+  // Every rank of the group finds the same; run_benchmark agrees on it with the ranks outside.
+  sw.refused = refused_dtype(sw, g, sizes);
+  if (!sw.refused.empty()) return;
   std::vector<std::string> entries = o.algorithms;
   if (o.algo_auto) entries.emplace_back("auto");
   for (DType dtype : o.dtypes) {
@@ -281,6 +324,14 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
                        ": page reclaim during the run can make results depend on the sweep "
                        "(docs/methodology.md, \"Points that are not one regime\")";
   }
+  // The host reduction kernels: a COLLBENCH_REDUCE_ISA this CPU cannot run stops here.
+  if (setup_error.empty()) {
+    try {
+      collectives::active_reduce_isa();
+    } catch (const Error& e) {
+      setup_error = e.what();
+    }
+  }
   if (any_setup_error(setup_error, world)) return 2;
   ConsoleTable table(world_rank == 0 && !o.quiet, o.rank_spread);
 
@@ -318,7 +369,7 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
   watchdog.set_abort_hook(
       [&backend](const std::string& why) { backend->abort_communication(why); });
   Runner runner(o, *backend, watchdog, faults, world_rank);
-  Sweep sw{o, world_rank, runner, sink.get(), table, 0, 0, &selection, {}, backend.get()};
+  Sweep sw{o, world_rank, runner, sink.get(), table, 0, 0, &selection, {}, backend.get(), {}};
 
   const auto sizes = size_sweep(o.min_bytes, o.max_bytes, o.step_factor, o.step_bytes);
   const auto sets = rank_sets(o, hosts);
@@ -341,6 +392,12 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
           MPI_Comm_free(&comm);
         }
         quiet_barrier(world);
+        if (any_setup_error(sw.refused, world)) {  // bad input found once a group could be asked
+          // Bad input leaves no file, unless an earlier rank set already wrote records.
+          if (sink && !sink->records().empty())
+            sink->finish(false, sw.refused.empty() ? "bad input" : sw.refused);
+          return 2;
+        }
       }
     }
   } catch (const CommError& e) {

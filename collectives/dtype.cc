@@ -4,6 +4,8 @@
 #include <cctype>
 #include <cmath>
 
+#include "collectives/fp8.h"
+
 namespace collbench::collectives {
 namespace {
 
@@ -16,7 +18,7 @@ struct DTypeInfo {
   std::array<std::string_view, 3> aliases;
 };
 
-constexpr std::array<DTypeInfo, 10> kDTypes{{
+constexpr std::array<DTypeInfo, 12> kDTypes{{
     {DType::kI8, "i8", 1, false, 127.0, {"int8", "char", ""}},
     {DType::kU8, "u8", 1, false, 255.0, {"uint8", "", ""}},
     {DType::kI32, "i32", 4, false, 2147483647.0, {"int32", "int", ""}},
@@ -27,11 +29,14 @@ constexpr std::array<DTypeInfo, 10> kDTypes{{
     {DType::kBF16, "bf16", 2, true, 256.0, {"bfloat16", "", ""}},
     {DType::kF32, "f32", 4, true, 16777216.0, {"float", "float32", "fp32"}},
     {DType::kF64, "f64", 8, true, 9007199254740992.0, {"double", "float64", "fp64"}},
+    // 4 and 3 significant bits: every integer up to 2^4 resp. 2^3 is exact.
+    {DType::kF8E4M3, "f8e4m3", 1, true, 16.0, {"e4m3", "fp8_e4m3", "float8_e4m3fn"}},
+    {DType::kF8E5M2, "f8e5m2", 1, true, 8.0, {"e5m2", "fp8_e5m2", "float8_e5m2"}},
 }};
 
-constexpr std::array<DType, 10> kAllDTypes{DType::kI8,  DType::kU8,  DType::kI32, DType::kU32,
-                                           DType::kI64, DType::kU64, DType::kF16, DType::kBF16,
-                                           DType::kF32, DType::kF64};
+constexpr std::array<DType, 12> kAllDTypes{
+    DType::kI8,  DType::kU8,   DType::kI32, DType::kU32, DType::kI64,    DType::kU64,
+    DType::kF16, DType::kBF16, DType::kF32, DType::kF64, DType::kF8E4M3, DType::kF8E5M2};
 constexpr std::array<ReduceOp, 4> kAllOps{ReduceOp::kSum, ReduceOp::kProd, ReduceOp::kMin,
                                           ReduceOp::kMax};
 
@@ -51,6 +56,7 @@ std::size_t dtype_size(DType t) { return info(t).size; }
 std::string_view dtype_name(DType t) { return info(t).name; }
 bool dtype_is_float(DType t) { return info(t).is_float; }
 double dtype_exact_limit(DType t) { return info(t).exact_limit; }
+bool dtype_is_fp8(DType t) { return t == DType::kF8E4M3 || t == DType::kF8E5M2; }
 
 std::string_view op_name(ReduceOp op) {
   switch (op) {
@@ -126,7 +132,10 @@ std::uint16_t float_to_half(float f) {
   std::memcpy(&u, &f, sizeof u);
   const std::uint16_t sign = static_cast<std::uint16_t>((u >> 16) & 0x8000u);
   const std::uint32_t abs = u & 0x7fffffffu;
-  if (abs >= 0x7f800000u) return sign | (abs > 0x7f800000u ? 0x7e00 : 0x7c00);  // NaN / inf
+  // NaN keeps its sign and upper payload bits and becomes quiet (as VCVTPS2PH does); inf.
+  if (abs >= 0x7f800000u)
+    return static_cast<std::uint16_t>(
+        sign | (abs > 0x7f800000u ? 0x7e00u | ((abs >> 13) & 0x3ffu) : 0x7c00u));
   if (abs >= 0x477ff000u) return sign | 0x7c00;  // rounds to >= 65520: overflow to inf
   if (abs < 0x38800000u) {                       // below the smallest normal half: subnormal
     if (abs < 0x33000000u) return sign;          // rounds to zero
@@ -143,6 +152,14 @@ std::uint16_t float_to_half(float f) {
   std::uint32_t r = abs - 0x38000000u;  // rebias exponent 127 -> 15
   r += 0xfffu + ((r >> 13) & 1u);       // round to nearest even
   return sign | static_cast<std::uint16_t>(r >> 13);
+}
+
+float fp8_to_float(std::uint8_t v, DType t) {
+  return t == DType::kF8E4M3 ? fp8::e4m3_to_float(v) : fp8::e5m2_to_float(v);
+}
+
+std::uint8_t float_to_fp8(float f, DType t) {
+  return t == DType::kF8E4M3 ? fp8::float_to_e4m3(f) : fp8::float_to_e5m2(f);
 }
 
 }  // namespace collbench::collectives

@@ -1,4 +1,4 @@
-// Element types and reduction operators, and the conversions for the 16-bit floats.
+// Element types and reduction operators, and the conversions for the 16- and 8-bit floats.
 #pragma once
 
 #include <cstddef>
@@ -11,7 +11,8 @@
 
 namespace collbench::collectives {
 
-enum class DType { kI8, kU8, kI32, kU32, kI64, kU64, kF16, kBF16, kF32, kF64 };
+// kF8E4M3 / kF8E5M2: OCP FP8 (collectives/fp8.h), the formats of ncclFloat8e4m3/e5m2.
+enum class DType { kI8, kU8, kI32, kU32, kI64, kU64, kF16, kBF16, kF32, kF64, kF8E4M3, kF8E5M2 };
 enum class ReduceOp { kSum, kProd, kMin, kMax };
 
 std::span<const DType> all_dtypes();
@@ -20,8 +21,11 @@ std::size_t dtype_size(DType t);
 std::string_view dtype_name(DType t);
 std::string_view op_name(ReduceOp op);
 bool dtype_is_float(DType t);
-// Largest integer n such that every integer in [0, n] is exact in the type (u8: 255, bf16: 256).
+// Largest integer n such that every integer in [0, n] is exact in the type (u8: 255, bf16: 256,
+// f8e4m3: 16, f8e5m2: 8).
 double dtype_exact_limit(DType t);
+// The 8-bit floats, which MPI has no type for.
+bool dtype_is_fp8(DType t);
 std::optional<DType> parse_dtype(std::string_view s);  // accepts f32/float/float32, bf16, ...
 std::optional<ReduceOp> parse_op(std::string_view s);
 // "f32, f64, ..." for error messages and help.
@@ -53,5 +57,9 @@ inline std::uint16_t float_to_bf16(float f) {
 
 float half_to_float(std::uint16_t h);
 std::uint16_t float_to_half(float f);
+
+// OCP FP8, round to nearest even with saturation (fp8.h).
+float fp8_to_float(std::uint8_t v, DType t);
+std::uint8_t float_to_fp8(float f, DType t);
 
 }  // namespace collbench::collectives

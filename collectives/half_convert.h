@@ -33,8 +33,10 @@ inline std::uint16_t float_to_half(float f) {
   // 2^-24 (the half subnormal step); the low bits of the sum are then the half's bits.
   const std::uint32_t sub =
       std::bit_cast<std::uint32_t>(std::bit_cast<float>(a) + 0.5f) - 0x3f000000u;
-  // >= 65520 rounds past the largest half (65504) to infinity; NaN becomes the quiet NaN 0x7e00.
-  const std::uint32_t big = a > 0x7f800000u ? 0x7e00u : 0x7c00u;
+  // >= 65520 rounds past the largest half (65504) to infinity. NaN keeps its upper payload bits
+  // and becomes quiet, which is what F16C's and AVX-512's VCVTPS2PH do: the vector kernels use
+  // that instruction, and the scalar tail must give the same bits.
+  const std::uint32_t big = a > 0x7f800000u ? 0x7e00u | ((a >> 13) & 0x3ffu) : 0x7c00u;
   const std::uint32_t r = a < 0x38800000u ? sub : (a >= 0x47800000u ? big : normal);
   return static_cast<std::uint16_t>(r | sign);
 }

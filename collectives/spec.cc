@@ -41,6 +41,9 @@ double element_as_double(const void* buf, std::size_t i, DType t) {
       return static_cast<const float*>(buf)[i];
     case DType::kF64:
       return static_cast<const double*>(buf)[i];
+    case DType::kF8E4M3:
+    case DType::kF8E5M2:
+      return fp8_to_float(static_cast<const std::uint8_t*>(buf)[i], t);
   }
   return 0;
 }
@@ -76,6 +79,10 @@ void store_from_double(void* buf, std::size_t i, DType t, double v) {
       return;
     case DType::kF64:
       static_cast<double*>(buf)[i] = v;
+      return;
+    case DType::kF8E4M3:
+    case DType::kF8E5M2:
+      static_cast<std::uint8_t*>(buf)[i] = float_to_fp8(static_cast<float>(v), t);
       return;
   }
 }

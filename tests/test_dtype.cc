@@ -4,14 +4,20 @@
 // compiler's own _Float16 conversion where GCC provides one.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cfenv>
 #include <cmath>
 #include <cstdint>
 #include <random>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "collectives/dtype.h"
+#include "collectives/fp8.h"
 #include "collectives/half_convert.h"
+#include "collectives/reduce.h"
 
 namespace collbench::collectives {
 namespace {
@@ -51,8 +57,12 @@ std::uint32_t ref_round(double ax, int mant_bits, int emin, int emax, int bias,
   return (static_cast<std::uint32_t>(e + bias) << mant_bits) | static_cast<std::uint32_t>(q - one);
 }
 
+// NaN: sign and the upper 10 payload bits kept, quiet bit set (what VCVTPS2PH does).
 std::uint16_t ref_float_to_half(float x) {
-  if (std::isnan(x)) return 0x7e00;
+  if (std::isnan(x)) {
+    const std::uint32_t u = std::bit_cast<std::uint32_t>(x);
+    return static_cast<std::uint16_t>(((u >> 16) & 0x8000) | 0x7e00 | ((u >> 13) & 0x3ff));
+  }
   const std::uint16_t sign = std::signbit(x) ? 0x8000 : 0;
   if (std::isinf(x)) return sign | 0x7c00;
   return sign | static_cast<std::uint16_t>(ref_round(std::fabs(x), 10, -14, 15, 15, 0x7c00));
@@ -146,12 +156,8 @@ TEST(Half, FromFloatMatchesReference) {
   std::uint64_t checked = 0;
   for_rounding_cases(13, [&](float x) {
     const std::uint16_t got = float_to_half(x), ref = ref_float_to_half(x);
-    if (std::isnan(x)) {
-      ASSERT_TRUE(is_half_nan(got)) << x;
-    } else {
-      ASSERT_EQ(got, ref) << std::hexfloat << x << " bits " << std::hex
-                          << std::bit_cast<std::uint32_t>(x);
-    }
+    ASSERT_EQ(got, ref) << std::hexfloat << x << " bits " << std::hex
+                        << std::bit_cast<std::uint32_t>(x);
     ASSERT_EQ(half_convert::float_to_half(x), got);
     ++checked;
   });
@@ -171,6 +177,26 @@ TEST(Half, FromFloatMatchesCompiler) {
     if (is_half_nan(b)) continue;
     ASSERT_EQ(half_to_float(b), static_cast<float>(std::bit_cast<_Float16>(b))) << std::hex << h;
   }
+}
+#endif
+
+#if defined(__x86_64__)
+// The reduction kernels convert with VCVTPS2PH; the scalar conversion must give its bits for
+// every float, NaNs (all payloads, both signs, signalling and quiet) included.
+__attribute__((target("f16c"))) std::uint16_t f16c_convert(float x) {
+  return static_cast<std::uint16_t>(
+      _mm_extract_epi16(_mm_cvtps_ph(_mm_set_ss(x), _MM_FROUND_TO_NEAREST_INT), 0));
+}
+
+TEST(Half, FromFloatMatchesF16cIncludingNaN) {
+  const auto levels = available_reduce_isas();  // the avx2 level implies F16C
+  if (std::find(levels.begin(), levels.end(), ReduceIsa::kAvx2) == levels.end())
+    GTEST_SKIP() << "no F16C";
+  for_rounding_cases(13, [&](float x) {
+    ASSERT_EQ(float_to_half(x), f16c_convert(x)) << std::hex << std::bit_cast<std::uint32_t>(x);
+    ASSERT_EQ(half_convert::float_to_half(x), f16c_convert(x))
+        << std::hex << std::bit_cast<std::uint32_t>(x);
+  });
 }
 #endif
 
@@ -207,6 +233,107 @@ TEST(BFloat16, FromFloatMatchesReference) {
   });
 }
 
+// --- fp8 ------------------------------------------------------------------------------------
+
+struct Fp8Case {
+  DType t;
+  int mant, bias, max_code;
+  double max_value;
+};
+const Fp8Case kFp8[] = {{DType::kF8E4M3, 3, 7, 0x7e, 448.0},
+                        {DType::kF8E5M2, 2, 15, 0x7b, 57344.0}};
+
+// Value of a code, decoded independently; NaN for NaN codes, +-inf for e5m2's infinities.
+double ref_fp8_value(std::uint8_t v, const Fp8Case& c) {
+  const int mag = v & 0x7f, e = mag >> c.mant, m = mag & ((1 << c.mant) - 1);
+  const int emax_field = (1 << (7 - c.mant)) - 1;
+  double r;
+  if (c.t == DType::kF8E4M3 && mag == 0x7f)
+    r = NAN;
+  else if (c.t == DType::kF8E5M2 && e == emax_field)
+    r = m ? NAN : INFINITY;
+  else
+    r = e == 0 ? std::ldexp(m, 1 - c.bias - c.mant)
+               : std::ldexp((1 << c.mant) + m, e - c.bias - c.mant);
+  return (v & 0x80) ? -r : r;
+}
+
+// Round to nearest even, saturating to the largest finite value; NaN -> 0x7f.
+std::uint8_t ref_float_to_fp8(float x, const Fp8Case& c) {
+  if (std::isnan(x)) return 0x7f;
+  const std::uint8_t sign = std::signbit(x) ? 0x80 : 0;
+  if (std::isinf(x)) return sign | static_cast<std::uint8_t>(c.max_code);
+  const int emax = c.t == DType::kF8E4M3 ? 8 : 15;
+  const std::uint32_t r = ref_round(std::fabs(x), c.mant, 1 - c.bias, emax, c.bias, 0xff);
+  return sign | static_cast<std::uint8_t>(r > static_cast<std::uint32_t>(c.max_code)
+                                              ? static_cast<std::uint32_t>(c.max_code)
+                                              : r);
+}
+
+TEST(Fp8, ToFloatExhaustive) {
+  for (const auto& c : kFp8) {
+    for (std::uint32_t v = 0; v < 256; ++v) {
+      const auto b = static_cast<std::uint8_t>(v);
+      const double ref = ref_fp8_value(b, c);
+      const float got = fp8_to_float(b, c.t);
+      if (std::isnan(ref)) {
+        ASSERT_TRUE(std::isnan(got)) << dtype_name(c.t) << " " << std::hex << v;
+      } else {
+        ASSERT_EQ(static_cast<double>(got), ref) << dtype_name(c.t) << " " << std::hex << v;
+        ASSERT_EQ(std::signbit(got), std::signbit(ref)) << dtype_name(c.t) << " " << v;
+      }
+      // Every non-NaN code survives the round trip (e5m2's infinities saturate).
+      const std::uint8_t back = float_to_fp8(got, c.t);
+      if (std::isnan(ref))
+        ASSERT_EQ(back, 0x7f);
+      else if (std::isinf(ref))
+        ASSERT_EQ(back, (v & 0x80) | static_cast<std::uint32_t>(c.max_code));
+      else
+        ASSERT_EQ(back, b) << dtype_name(c.t) << " " << std::hex << v;
+    }
+  }
+}
+
+TEST(Fp8, FromFloatMatchesReference) {
+  for (const auto& c : kFp8) {
+    std::uint64_t checked = 0;
+    for_rounding_cases(23 - c.mant, [&](float x) {
+      ASSERT_EQ(float_to_fp8(x, c.t), ref_float_to_fp8(x, c))
+          << dtype_name(c.t) << " " << std::hexfloat << x << " bits " << std::hex
+          << std::bit_cast<std::uint32_t>(x);
+      ++checked;
+    });
+    EXPECT_GT(checked, 2000000u);
+  }
+}
+
+TEST(Fp8, BoundariesOfCudaSatfinite) {
+  // e4m3: 464 is the tie between 448 and the NaN code (to 448, even); above it saturates.
+  EXPECT_EQ(fp8::float_to_e4m3(464.0f), 0x7e);
+  EXPECT_EQ(fp8::float_to_e4m3(std::nextafter(464.0f, 1e9f)), 0x7e);
+  EXPECT_EQ(fp8::float_to_e4m3(1e30f), 0x7e);
+  EXPECT_EQ(fp8::float_to_e4m3(-INFINITY), 0xfe);
+  EXPECT_EQ(fp8::float_to_e4m3(NAN), 0x7f);
+  EXPECT_EQ(fp8::float_to_e4m3(-NAN), 0x7f);
+  EXPECT_EQ(fp8::float_to_e4m3(std::ldexp(1.0f, -10)), 0x00);  // half the smallest subnormal
+  EXPECT_EQ(fp8::float_to_e4m3(std::nextafter(std::ldexp(1.0f, -10), 1.0f)), 0x01);
+  EXPECT_EQ(fp8::float_to_e4m3(-0.0f), 0x80);
+  // e5m2: 61440 ties 57344 (odd mantissa) with 65536: rounds up, past the range: saturates.
+  EXPECT_EQ(fp8::float_to_e5m2(std::nextafter(61440.0f, 0.0f)), 0x7b);
+  EXPECT_EQ(fp8::float_to_e5m2(61440.0f), 0x7b);
+  EXPECT_EQ(fp8::float_to_e5m2(INFINITY), 0x7b);
+  EXPECT_EQ(fp8::float_to_e5m2(-INFINITY), 0xfb);
+  EXPECT_EQ(fp8::float_to_e5m2(NAN), 0x7f);
+  EXPECT_EQ(fp8::float_to_e5m2(std::ldexp(1.0f, -17)), 0x00);
+  EXPECT_EQ(fp8::float_to_e5m2(std::ldexp(3.0f, -17)), 0x02);  // 1.5 steps: tie to even (2)
+  // The largest finite values and the smallest normals.
+  EXPECT_EQ(fp8::e4m3_to_float(0x7e), 448.0f);
+  EXPECT_EQ(fp8::e5m2_to_float(0x7b), 57344.0f);
+  EXPECT_EQ(fp8::e4m3_to_float(0x08), std::ldexp(1.0f, -6));
+  EXPECT_EQ(fp8::e5m2_to_float(0x04), std::ldexp(1.0f, -14));
+  EXPECT_TRUE(std::isinf(fp8::e5m2_to_float(0xfc)) && fp8::e5m2_to_float(0xfc) < 0);
+}
+
 // --- names and parsing ------------------------------------------------------------------------
 
 TEST(DType, NamesParseBack) {
@@ -217,6 +344,10 @@ TEST(DType, NamesParseBack) {
   }
   EXPECT_EQ(parse_dtype("FLOAT"), DType::kF32);
   EXPECT_EQ(parse_dtype("bfloat16"), DType::kBF16);
+  EXPECT_EQ(parse_dtype("e4m3"), DType::kF8E4M3);
+  EXPECT_EQ(parse_dtype("FP8_E5M2"), DType::kF8E5M2);
+  EXPECT_TRUE(dtype_is_fp8(DType::kF8E4M3) && dtype_is_fp8(DType::kF8E5M2));
+  EXPECT_FALSE(dtype_is_fp8(DType::kU8));
   EXPECT_FALSE(parse_dtype("f128").has_value());
   EXPECT_FALSE(parse_dtype("").has_value());
   for (ReduceOp op : all_ops()) EXPECT_EQ(parse_op(op_name(op)), op);
@@ -225,15 +356,18 @@ TEST(DType, NamesParseBack) {
 
 TEST(DType, ExactLimitsAreExact) {
   // Every integer up to the limit is representable, the next one is not (for the floats).
-  for (DType t : {DType::kF16, DType::kBF16, DType::kF32}) {
+  for (DType t : {DType::kF16, DType::kBF16, DType::kF32, DType::kF8E4M3, DType::kF8E5M2}) {
     const double lim = dtype_exact_limit(t);
     auto rt = [&](double v) {
       if (t == DType::kF16)
         return static_cast<double>(half_to_float(float_to_half(static_cast<float>(v))));
       if (t == DType::kBF16)
         return static_cast<double>(bf16_to_float(float_to_bf16(static_cast<float>(v))));
+      if (dtype_is_fp8(t))
+        return static_cast<double>(fp8_to_float(float_to_fp8(static_cast<float>(v), t), t));
       return static_cast<double>(static_cast<float>(v));
     };
+    for (double v = 0; v <= std::min(lim, 4096.0); ++v) EXPECT_EQ(rt(v), v) << dtype_name(t);
     EXPECT_EQ(rt(lim), lim) << dtype_name(t);
     EXPECT_EQ(rt(lim - 1), lim - 1) << dtype_name(t);
     EXPECT_NE(rt(lim + 1), lim + 1) << dtype_name(t);

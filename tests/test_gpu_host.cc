@@ -199,11 +199,17 @@ TEST(NcclMapping, EveryDtypeAndOp) {
       {DType::kU32, ncclUint32},  {DType::kI64, ncclInt64},     {DType::kU64, ncclUint64},
       {DType::kF16, ncclFloat16}, {DType::kBF16, ncclBfloat16}, {DType::kF32, ncclFloat32},
       {DType::kF64, ncclFloat64}};
-  ASSERT_EQ(std::size(types), collectives::all_dtypes().size());
+  ASSERT_EQ(std::size(types) + 2, collectives::all_dtypes().size());  // + the two fp8
   for (auto [t, n] : types) {
     ASSERT_TRUE(collectives::nccl_datatype(t).has_value()) << collectives::dtype_name(t);
     EXPECT_EQ(*collectives::nccl_datatype(t), n) << collectives::dtype_name(t);
   }
+#if NCCL_VERSION_CODE >= NCCL_VERSION(2, 24, 0)
+  EXPECT_EQ(collectives::nccl_datatype(DType::kF8E4M3), ncclFloat8e4m3);
+  EXPECT_EQ(collectives::nccl_datatype(DType::kF8E5M2), ncclFloat8e5m2);
+#else
+  EXPECT_FALSE(collectives::nccl_datatype(DType::kF8E4M3).has_value());
+#endif
   EXPECT_EQ(collectives::nccl_redop(ReduceOp::kSum), ncclSum);
   EXPECT_EQ(collectives::nccl_redop(ReduceOp::kProd), ncclProd);
   EXPECT_EQ(collectives::nccl_redop(ReduceOp::kMin), ncclMin);

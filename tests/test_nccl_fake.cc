@@ -369,6 +369,32 @@ TEST(FakeNccl, GraphModeCorruptionIsCaughtByTheCheck) {
   }
 }
 
+// Own algorithms on the NCCL transport carry fp8 as bytes and reduce it with the device ops (the
+// host kernels in the fake): every op of both fp8 formats, and bf16 beside them, exact on 3 ranks.
+TEST(FakeNccl, OwnAlgorithmsReduceFp8OnTheNcclTransport) {
+  FakeNccl net;
+  const JobResult r = run_job(net, 3, kTimeout, [](RankEnv& env) {
+    Stack s = make_stack(env);
+    for (DType t : {DType::kF8E4M3, DType::kF8E5M2, DType::kBF16})
+      for (ReduceOp op : collectives::all_ops())
+        for (Collective c : {Collective::kAllReduce, Collective::kReduceScatter}) {
+          CollectiveArgs a = allreduce(3 * 343);
+          a.collective = c;
+          a.dtype = t;
+          a.op = op;
+          auto algo = prepared(env, *s.t, "ring", a);
+          for (bool in_place : {false, true}) {
+            a.in_place = in_place;
+            if (Status st = measure(env, *s.t, *algo, a, 0); !st.ok()) return st;
+          }
+        }
+    return close(env, s);
+  });
+  report("fp8 on the nccl transport", r);
+  EXPECT_EQ(r.exit_code, 0) << r.report;
+  EXPECT_EQ(net.open_comms(), 0);
+}
+
 TEST(CommSupervisor, AbortRequestedFromAnotherThreadEndsAWait) {
   FakeNccl net;
   auto ops = net.comm_ops(0);

@@ -93,7 +93,8 @@ void register_all() {
         ->Unit(benchmark::kMicrosecond);
   };
   sizes(benchmark::RegisterBenchmark("copy", bm_copy));
-  for (DType t : {DType::kF32, DType::kBF16, DType::kF16, DType::kI8, DType::kF64}) {
+  for (DType t :
+       {DType::kF32, DType::kBF16, DType::kF16, DType::kI8, DType::kF64, DType::kF8E4M3}) {
     const std::string name = "reduce/" + std::string(dtype_name(t)) + "/sum";
     sizes(benchmark::RegisterBenchmark(name.c_str(), bm_reduce, t, ReduceOp::kSum, 0));
   }

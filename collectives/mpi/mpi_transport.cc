@@ -159,6 +159,11 @@ MPI_Datatype mpi_datatype(DType t) {
       return half_types().f16;
     case DType::kBF16:
       return half_types().bf16;
+    // MPI defines no 8-bit float: the native collectives refuse these (native_mpi.cc); own
+    // algorithms move them as bytes and reduce with collbench's kernels.
+    case DType::kF8E4M3:
+    case DType::kF8E5M2:
+      return MPI_DATATYPE_NULL;
   }
   return MPI_DATATYPE_NULL;
 }

@@ -49,7 +49,7 @@ class MpiTransport final : public Transport {
 };
 
 // MPI datatype for element type t: predefined where MPI has one; a committed 2-byte type for
-// f16/bf16 (reductions on it use mpi_op()).
+// f16/bf16 (reductions on it use mpi_op()); MPI_DATATYPE_NULL for fp8 (MPI has none).
 MPI_Datatype mpi_datatype(DType t);
 // An MPI datatype of the same size as t without reduction meaning (for all-to-all).
 MPI_Datatype mpi_copy_datatype(DType t);

@@ -8,6 +8,7 @@
 // operators do not apply to such a slice type). In place, MPI_Reduce_scatter_block leaves the
 // result at the start of the buffer; it is moved to block r (NCCL's layout, which collbench's
 // check uses), a copy of n/p bytes inside the timed call.
+// fp8: MPI has no 8-bit float, so the two reductions refuse it; the others move it as bytes.
 // Cost: whatever the library picks (Open MPI's tuned component: by size and ranks).
 #include "collectives/mpi/native_mpi.h"
 
@@ -68,8 +69,11 @@ class MpiAllreduce final : public Algorithm {
   std::string_view name() const override { return "MPI_Allreduce"; }
   Collective collective() const override { return Collective::kAllReduce; }
   std::optional<std::string> supports(const AlgorithmContext& ctx,
-                                      const CollectiveArgs&) const override {
+                                      const CollectiveArgs& args) const override {
     if (!as_mpi(ctx.transport)) return "MPI_Allreduce needs the MPI backend";
+    if (dtype_is_fp8(args.dtype))
+      return "MPI_Allreduce has no fp8 type (MPI defines none); use an own algorithm, e.g. "
+             "--algo ring";
     return std::nullopt;
   }
   void prepare(const AlgorithmContext& ctx, const CollectiveArgs& max_args) override {
@@ -147,6 +151,9 @@ class MpiReduceScatter final : public Algorithm {
                                       const CollectiveArgs& a) const override {
     const MpiTransport* mpi = as_mpi(ctx.transport);
     if (!mpi) return "MPI_Reduce_scatter_block needs the MPI backend";
+    if (dtype_is_fp8(a.dtype))
+      return "MPI_Reduce_scatter_block has no fp8 type (MPI defines none); use an own algorithm, "
+             "e.g. --algo ring";
     const std::size_t block = a.count / static_cast<std::size_t>(mpi->size());
     if (block > mpi->max_count())
       return "MPI_Reduce_scatter_block: a block of " + std::to_string(block) +

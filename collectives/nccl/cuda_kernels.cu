@@ -18,6 +18,7 @@
 #include <type_traits>
 
 #include "collectives/check_pattern.h"
+#include "collectives/fp8.h"
 #include "collectives/nccl/cuda_kernels.h"
 
 namespace collbench::collectives::cuda {
@@ -70,6 +71,22 @@ struct BFloat16 {
   }
   static __device__ __forceinline__ double to_double(unsigned short v) { return load(v); }
   static __device__ __forceinline__ unsigned short from_double(double v) {
+    return store(static_cast<float>(v));
+  }
+};
+
+// fp8: the same branch-free conversions as the host (fp8.h: round to nearest even, saturate to
+// the largest finite value, NaN -> 0x7f), so device and host results agree bit for bit. NCCL's
+// own fp8 reductions compute through half precision; for two fp8 operands that gives the same
+// result (docs/algorithms.md, "fp8").
+template <fp8::Format F>
+struct Fp8 {
+  using Storage = unsigned char;
+  using Compute = float;
+  static __device__ __forceinline__ float load(unsigned char v) { return fp8::to_float<F>(v); }
+  static __device__ __forceinline__ unsigned char store(float c) { return fp8::from_float<F>(c); }
+  static __device__ __forceinline__ double to_double(unsigned char v) { return load(v); }
+  static __device__ __forceinline__ unsigned char from_double(double v) {
     return store(static_cast<float>(v));
   }
 };
@@ -220,6 +237,10 @@ cudaError_t with_codec(DType t, F&& f) {
       return f(Plain<float>{});
     case DType::kF64:
       return f(Plain<double>{});
+    case DType::kF8E4M3:
+      return f(Fp8<fp8::Format::kE4M3>{});
+    case DType::kF8E5M2:
+      return f(Fp8<fp8::Format::kE5M2>{});
   }
   return cudaErrorInvalidValue;
 }

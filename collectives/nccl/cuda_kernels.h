@@ -18,9 +18,9 @@
 
 namespace collbench::collectives::cuda {
 
-// inout[i] = inout[i] (op) in[i], i < count; inout and in must not overlap. f16 and bf16 are
-// widened to float and rounded once (round to nearest even), like the host kernels; integer
-// sum and product wrap.
+// inout[i] = inout[i] (op) in[i], i < count; inout and in must not overlap. f16, bf16 and fp8
+// are widened to float and rounded once (round to nearest even; fp8 saturates, fp8.h), like the
+// host kernels; integer sum and product wrap.
 cudaError_t reduce(void* inout, const void* in, std::size_t count, DType t, ReduceOp op,
                    cudaStream_t stream);
 

@@ -32,8 +32,11 @@ std::optional<std::string> check_nccl(const AlgorithmContext& ctx, const Collect
   if (!as_nccl(ctx.transport)) return "nccl needs the NCCL backend (--backend nccl)";
   if (args.collective != want)
     return "nccl: this is the " + std::string(collective_name(want)) + " algorithm";
-  if (!nccl_datatype(args.dtype))
-    return "NCCL has no type for " + std::string(dtype_name(args.dtype));
+  // All-to-all moves bytes (ncclUint8); the others need NCCL to know the element type.
+  if (want != Collective::kAllToAll && !nccl_datatype(args.dtype))
+    return "nccl: NCCL " + std::to_string(NCCL_MAJOR) + "." + std::to_string(NCCL_MINOR) +
+           " has no type for " + std::string(dtype_name(args.dtype)) +
+           (dtype_is_fp8(args.dtype) ? " (ncclFloat8e4m3/e5m2 need NCCL 2.24 or later)" : "");
   if (traits(want).blocks && args.count % static_cast<std::size_t>(ctx.transport->size()) != 0)
     return "nccl: " + std::string(traits(want).title) + " count " + std::to_string(args.count) +
            " is not a multiple of " + std::to_string(ctx.transport->size()) + " ranks";

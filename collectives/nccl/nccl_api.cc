@@ -70,6 +70,13 @@ std::optional<ncclDataType_t> nccl_datatype(DType t) {
       return ncclFloat32;
     case DType::kF64:
       return ncclFloat64;
+    case DType::kF8E4M3:
+    case DType::kF8E5M2:
+#if defined(NCCL_VERSION) && NCCL_VERSION_CODE >= NCCL_VERSION(2, 24, 0)
+      return t == DType::kF8E4M3 ? ncclFloat8e4m3 : ncclFloat8e5m2;
+#else
+      return std::nullopt;
+#endif
   }
   return std::nullopt;
 }

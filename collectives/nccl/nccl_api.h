@@ -43,8 +43,8 @@ std::string where();
       ::collbench::collectives::throw_nccl_error(cb_nccl_rc_, #call, __FILE__, __LINE__); \
   } while (0)
 
-// NCCL's type for every collbench dtype (all ten have one); nullopt is kept for dtypes a future
-// NCCL-less type list may add.
+// NCCL's type for a collbench dtype; nullopt for fp8 when the NCCL built against predates
+// ncclFloat8e4m3/ncclFloat8e5m2 (2.24).
 std::optional<ncclDataType_t> nccl_datatype(DType t);
 ncclRedOp_t nccl_redop(ReduceOp op);
 

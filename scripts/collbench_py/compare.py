@@ -119,6 +119,7 @@ def _provenance_summary(result_set):
         "dates": ", ".join(dates),
         "mpi_library": one("mpi_library"),
         "nccl_version": one("nccl_version"),
+        "reduce_isa": one("reduce_isa"),
         "git_sha": one("git_sha"),
         "collbench_version": one("collbench_version"),
     }
@@ -126,7 +127,7 @@ def _provenance_summary(result_set):
 
 _HW_FIELDS = (("cpu_model", "CPU model"), ("gpus", "GPUs"), ("hardware_label", "hardware label"),
               ("mpi_library", "MPI library"), ("nccl_version", "NCCL version"),
-              ("backend", "backend"))
+              ("backend", "backend"), ("reduce_isa", "host reduction kernels"))
 
 
 def _environment_warnings(base, cur):
@@ -392,7 +393,8 @@ def markdown(report, verdict_text):
     lines.append("|---|---|---|")
     for name, title in (("source", "source"), ("label", "label"), ("files", "files"),
                         ("hosts", "hosts"), ("dates", "date"), ("mpi_library", "MPI"),
-                        ("nccl_version", "NCCL"), ("collbench_version", "collbench"),
+                        ("nccl_version", "NCCL"), ("reduce_isa", "reduce kernels"),
+                        ("collbench_version", "collbench"),
                         ("git_sha", "git")):
         lines.append(f"| {title} | {b[name]} | {c[name]} |")
     lines.append("")

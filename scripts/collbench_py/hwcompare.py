@@ -193,6 +193,7 @@ def analyse(args):
         "sets": [{"label": s.label, "source": s.source, "files": len(s.files),
                   "hardware_label": s.provenance_values("hardware_label"),
                   "cpu_model": s.provenance_values("cpu_model"),
+                  "reduce_isa": s.provenance_values("reduce_isa"),
                   "hosts": sorted({h for r in s.files
                                    for h in (r.provenance.get("hostnames") or [])})[:8]}
                  for s in sets],

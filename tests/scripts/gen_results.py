@@ -78,7 +78,7 @@ def make_result(seed=1, collectives=("allreduce",), algorithms=("ring", "native"
                 hardware_label=None, cpu_model="Synthetic CPU @ 2.0GHz",
                 mpi_library="Open MPI v4.1.4 (synthetic)", nccl_version=None,
                 hostname_prefix="node", start_time="2025-01-15T10:00:00Z", backend="mpi",
-                dtype="float32", placement="out"):
+                dtype="float32", placement="out", reduce_isa=None):
     """A complete result file as a dict. `slowdown` is (factor, min_bytes) or None."""
     rng = np.random.default_rng(seed)
     sizes = list(sizes or default_sizes())
@@ -109,7 +109,7 @@ def make_result(seed=1, collectives=("allreduce",), algorithms=("ring", "native"
                             "slowest_rank_share": 0.5, "wrong": 0, "first_wrong": None,
                         }
                         records.append(fill_record(rec, base * noise))
-    return {
+    result = {
         "schema": "collbench.result",
         "schema_version": 1,
         "complete": True,
@@ -138,6 +138,9 @@ def make_result(seed=1, collectives=("allreduce",), algorithms=("ring", "native"
         "topology": None,
         "records": records,
     }
+    if reduce_isa:  # files from before the field existed have none
+        result["provenance"]["reduce_isa"] = reduce_isa
+    return result
 
 
 def resampled_copy(data, rng, slowdown=None):

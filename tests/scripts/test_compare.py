@@ -231,6 +231,33 @@ def test_environment_differences_are_warned(tmp_path, baseline):
     assert "### Warnings" in (tmp_path / "r.md").read_text()
 
 
+def test_different_reduction_kernels_are_warned(tmp_path):
+    base = gen.write(tmp_path / "b.json", model(1, reduce_isa="avx512bf16"))
+    cur = gen.write(tmp_path / "c.json", model(2, reduce_isa="avx2"))
+    old = gen.write(tmp_path / "o.json", model(3))  # a file from before the field: no warning
+    code, report = in_process(base, cur)
+    assert code == 0
+    assert any("host reduction kernels differs: baseline avx512bf16 vs current avx2" in w
+               for w in report["warnings"])
+    assert report["baseline"]["reduce_isa"] == "avx512bf16"
+    code, report = in_process(old, gen.write(tmp_path / "o2.json", model(4)))
+    assert not any("reduction kernels" in w for w in report["warnings"])
+
+
+def test_fp8_records_are_matched_by_dtype(tmp_path):
+    base = gen.write(tmp_path / "b.json", model(1, dtype="f8e4m3"))
+    cur = gen.write(tmp_path / "c.json", model(2, dtype="f8e4m3", slowdown=(1.10, LARGE)))
+    other = gen.write(tmp_path / "o.json", model(3, dtype="f8e5m2"))
+    out = run_script("collbench-compare", base, cur, "--json", tmp_path / "r.json")
+    assert out.returncode == 1, out.stdout + out.stderr
+    report = read_json(tmp_path / "r.json")
+    assert {p["dtype"] for p in report["points"]} == {"f8e4m3"}
+    assert any(p["status"] == "regression" for p in report["points"])
+    # e4m3 and e5m2 are different points: nothing to compare.
+    out = run_script("collbench-compare", base, other, "--json", tmp_path / "r2.json")
+    assert out.returncode != 0 and out.returncode != 1, out.stdout + out.stderr
+
+
 def test_points_on_one_side_are_listed(tmp_path):
     base = gen.write(tmp_path / "b.json", model(1, algorithms=("ring", "native")))
     cur = gen.write(tmp_path / "c.json", model(2, algorithms=("ring", "tree")))
