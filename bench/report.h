@@ -19,7 +19,11 @@ class ResultSink {
   void set_topology(nlohmann::json topology);
   void set_in_progress(const std::string& what);  // recorded as the failure if the run dies
   void add(const Record& r);                      // appends and rewrites the files
+  // The last write: the first call wins (a timeout, then the launcher's SIGTERM, keeps the
+  // timeout), and add() writes nothing after it.
   void finish(bool complete, const std::string& failure);
+  // finish(false, ...) for a signal: the reason, the rows kept and the step that was cut short.
+  void interrupt(const std::string& reason);
   const std::vector<Record>& records() const { return records_; }
   nlohmann::json to_json(bool complete, const std::string& failure) const;
   std::string to_csv() const;
@@ -32,8 +36,14 @@ class ResultSink {
   nlohmann::json provenance_, options_, topology_;
   std::vector<Record> records_;
   std::string in_progress_;
+  bool finished_ = false;
   std::mutex mu_;
 };
+
+// For a rank other than 0 when rank 0 stopped answering (frozen or dead): puts `failure` into the
+// result file rank 0 has been writing (its rows kept), or writes one without rows. Never throws.
+void note_failure_in_result_file(const std::string& path, const std::string& failure,
+                                 const nlohmann::json& provenance, const nlohmann::json& options);
 
 // The nccl-tests-like table on stdout.
 class ConsoleTable {

@@ -17,6 +17,7 @@
 #include "bench/provenance.h"
 #include "bench/record.h"
 #include "bench/report.h"
+#include "bench/signals.h"
 #include "bench/sizes.h"
 #include "bench/watchdog.h"
 #include "collectives/backend.h"
@@ -64,13 +65,33 @@ struct Faults {
       if (a == std::string::npos || b == std::string::npos)
         throw UsageError("COLLBENCH_FAULT item '" + item + "' is not kind:rank:arg");
       x.kind = item.substr(0, a);
-      x.rank = std::atoi(item.substr(a + 1, b - a - 1).c_str());
+      const std::string rank = item.substr(a + 1, b - a - 1);
+      if (rank.empty() || rank.size() > 9 || rank.find_first_not_of("0123456789") != rank.npos)
+        throw UsageError("COLLBENCH_FAULT item '" + item + "': rank '" + rank +
+                         "' is not a rank number");
+      x.rank = std::stoi(rank);
       x.arg = parse_size(item.substr(b + 1), "COLLBENCH_FAULT argument");
       if (x.kind != "stall" && x.kind != "kill" && x.kind != "corrupt")
         throw UsageError("COLLBENCH_FAULT kind '" + x.kind + "' is not stall, kill or corrupt");
       f.list.push_back(x);
     }
     return f;
+  }
+  // A hook that can never act is a mistake in the test that set it.
+  void check(int world_size, std::size_t max_bytes) const {
+    for (const auto& x : list) {
+      const std::string item = x.kind + ":" + std::to_string(x.rank) + ":" + std::to_string(x.arg);
+      if (x.rank >= world_size)
+        throw UsageError("COLLBENCH_FAULT " + item + ": rank " + std::to_string(x.rank) +
+                         " does not exist (" + std::to_string(world_size) + " ranks)");
+      if (x.kind != "corrupt" && x.arg > max_bytes)
+        throw UsageError("COLLBENCH_FAULT " + item + ": no size of the sweep reaches " +
+                         format_size(x.arg) + " (--max-bytes " + format_size(max_bytes) + ")");
+      if (x.kind == "corrupt" && x.arg >= max_bytes)
+        throw UsageError("COLLBENCH_FAULT " + item + ": element " + std::to_string(x.arg) +
+                         " is beyond every buffer of the sweep (--max-bytes " +
+                         format_size(max_bytes) + ")");
+    }
   }
   const Fault* find(const std::string& kind, int rank) const {
     for (const auto& x : list)
@@ -523,6 +544,7 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
   std::string setup_error;
   try {
     faults = Faults::from_env();
+    faults.check(world_size, o.max_bytes);
   } catch (const Error& e) {
     setup_error = e.what();
   }
@@ -595,13 +617,32 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
     sink = std::make_unique<ResultSink>(o, prov, options_json(o));
     sink->set_topology(topo);
   }
-  Watchdog watchdog(world, o.timeout_s, [&sink](const std::string& why) {
-    if (!sink) return;
-    try {
-      sink->finish(false, why);
-    } catch (...) {
-    }
-  });
+  Watchdog watchdog(
+      world, o.timeout_s,
+      [&sink](const std::string& why) {
+        if (!sink) return;
+        try {
+          sink->finish(false, why);
+        } catch (...) {
+        }
+      },
+      [&](const std::string& why) {
+        note_failure_in_result_file(o.json_path, why, prov, options_json(o));
+      });
+  // SIGINT/SIGTERM: the rows measured so far stay, the file says why the run ended (signals.h).
+  std::unique_ptr<SignalWatch> signal_watch;
+  if (sink)
+    signal_watch = std::make_unique<SignalWatch>([&](const std::string& why) {
+      // Stopped (SIGSTOP) until the launcher ended the job: the freeze is the failure.
+      const std::string frozen = watchdog.freeze_note();
+      sink->interrupt(frozen.empty() ? why
+                                     : "timeout: Ranks that had not arrived: 0 (rank 0 " + frozen +
+                                           "); then " + why);
+      const std::string line = "collbench: " + why + "; " + std::to_string(sink->records().size()) +
+                               " records kept" + (o.json_path.empty() ? "" : " in " + o.json_path) +
+                               ", marked incomplete\n";
+      [[maybe_unused]] const ssize_t n = write(STDERR_FILENO, line.data(), line.size());
+    });
   std::string topo_line;
   for (int n = 0; n < hosts.nodes(); ++n)
     topo_line += (n ? ", " : "") + hosts.node_names[static_cast<std::size_t>(n)] + ":" +
@@ -643,11 +684,18 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
           measure_set(run, st, sizes, repeat);
           st.transport.reset();
           MPI_Comm_free(&st.comm);
+          // Members wait here only for each other (the others arrived long ago): one that never
+          // comes (frozen, dead) is reported as in a collective.
+          watchdog.begin_step("the barrier after the sizes on " + std::to_string(st.size) +
+                              " ranks");
         }
         quiet_barrier(world);
+        watchdog.end_step();
       }
     }
   } catch (const std::exception& e) {
+    // A peer terminated by a signal makes MPI calls fail here first: let the signal decide.
+    exit_if_signalled_within(1.0);
     std::fprintf(stderr, "collbench: error on rank %d: %s\n", world_rank, e.what());
     if (sink) {
       try {
@@ -660,14 +708,26 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
     return 1;
   }
 
+  // Nothing measured at all (every requested algorithm refused at every size and rank count):
+  // the request could not be met, which is bad input, not a result.
+  std::int64_t outcome[2] = {run.total_wrong,
+                             sink ? static_cast<std::int64_t>(sink->records().size()) : 0};
+  CB_MPI_CHECK(MPI_Bcast(outcome, 2, MPI_INT64_T, 0, world));
+  if (outcome[1] == 0) {
+    if (sink) {  // no row was written, so neither is a file
+      std::fprintf(stderr,
+                   "collbench: error: nothing measured: every requested algorithm was refused "
+                   "at every size on %d ranks (the reasons are the 'skipped' notes above)\n",
+                   world_size);
+    }
+    return 2;
+  }
   if (sink) {
     sink->finish(true, "");
     table.summary(sink->records());
     if (on_records) on_records(sink->records());
   }
-  std::int64_t wrong = run.total_wrong;
-  CB_MPI_CHECK(MPI_Bcast(&wrong, 1, MPI_INT64_T, 0, world));
-  return wrong > 0 ? 1 : 0;
+  return outcome[0] > 0 ? 1 : 0;
 }
 
 }  // namespace collbench::bench
