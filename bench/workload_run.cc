@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/cli.h"
 #include "bench/mpi_session.h"
 #include "bench/provenance.h"
 #include "bench/report.h"
@@ -504,6 +505,8 @@ void add_workload_command(CLI::App& app, std::function<int()>& action,
       ->check(CLI::Range(0.0, 1e9));
   run->add_flag("-q,--quiet", a->quiet, "no table");
   run->callback([a, &action, argc, argv_raw] {
+    check_timeout(a->timeout_s, "--timeout");
+    if (!a->json_path.empty()) check_replaceable(a->json_path, "--json");
     a->max_bytes = parse_size(a->max_bytes_text, "--max-bytes");
     if (a->max_bytes < 64)
       throw UsageError("--max-bytes " + a->max_bytes_text + ": must be at least 64");
