@@ -73,6 +73,7 @@ std::string algo_code(model::ModelAlgo a) {
 }
 
 int run_predict(const PredictArgs& a) {
+  check_outputs({{"--json", a.json_path}});
   if (!a.fabric_path.empty() && a.profiles_given)
     throw UsageError("--fabric and --profile: give one of them");
   std::vector<Collective> colls;
@@ -267,7 +268,8 @@ void add_predict_command(CLI::App* model, Action& action) {
   c->add_option("-b,--min-bytes", a->min_bytes, "smallest size per rank (K/M/G = 1024^k)")
       ->capture_default_str();
   c->add_option("-e,--max-bytes", a->max_bytes, "largest size per rank")->capture_default_str();
-  c->add_option("-f,--step-factor", a->factor, "size multiplier")->capture_default_str();
+  number_check(
+      c->add_option("-f,--step-factor", a->factor, "size multiplier")->capture_default_str(), 1);
   c->add_option("--gpus", a->gpus, "GPU counts: A:B (powers of two) or a comma list")
       ->capture_default_str();
   c->add_option("--algo", a->algos, "algorithms (comma list), default all");
