@@ -41,8 +41,8 @@ void release_temp_slot(int slot) {
   if (slot >= 0) g_temp_slots[slot].state.store(0);
 }
 
-// Writes all of `content` to fd; returns 0 or an errno.
-int write_all(int fd, const std::string& content) {
+// Writes all of `content` to fd (and fsync when durable); returns 0 or an errno.
+int write_all(int fd, const std::string& content, bool durable) {
   std::size_t off = 0;
   while (off < content.size()) {
     const ssize_t w = ::write(fd, content.data() + off, content.size() - off);
@@ -50,7 +50,7 @@ int write_all(int fd, const std::string& content) {
     if (w <= 0) return w < 0 ? errno : EIO;
     off += static_cast<std::size_t>(w);
   }
-  return fsync(fd) == 0 ? 0 : errno;
+  return !durable || fsync(fd) == 0 ? 0 : errno;
 }
 
 // Why an existing `path` must not be replaced, or "" when it may (or does not exist).
@@ -75,7 +75,7 @@ std::string resolve_link(const std::string& path) {
 
 }  // namespace
 
-void write_file_atomic(const std::string& path_in, const std::string& content) {
+void write_file_atomic(const std::string& path_in, const std::string& content, bool durable) {
   const std::string path = resolve_link(path_in);
   if (const std::string why = refusal(path); !why.empty())
     throw Error("cannot write " + path_in + ": it " + why);
@@ -104,7 +104,7 @@ void write_file_atomic(const std::string& path_in, const std::string& content) {
     release_temp_slot(slot);
     throw Error("cannot write " + path_in + ": " + std::strerror(e));
   };
-  if (const int e = write_all(fd, content); e != 0) fail(e);
+  if (const int e = write_all(fd, content, durable); e != 0) fail(e);
   if (anonymous) {
     slot = claim_temp_slot(tmp);
     unlink(tmp.c_str());  // a leftover of a process with our pid, killed between link and rename

@@ -11,9 +11,12 @@
 namespace collbench::bench {
 
 // Writes `content` to `path` (through a symbolic link to its target) via an anonymous temporary
-// file in the same folder, fsync, and a rename. Throws Error on failure; refuses to replace a
-// read-only file or anything but a regular file.
-void write_file_atomic(const std::string& path, const std::string& content);
+// file in the same folder and a rename. Throws Error on failure; refuses to replace a read-only
+// file or anything but a regular file. `durable`: fsync before the rename, so that the file also
+// survives a crash of the machine; without it the file survives the process (the rewrites after
+// every row, and the last write of a run ending on a signal, which the launcher kills a second
+// later: an fsync on a busy disk can take longer).
+void write_file_atomic(const std::string& path, const std::string& content, bool durable = true);
 
 // Throws UsageError when `path` cannot be written: empty, a folder, not a regular file,
 // read-only, or in a folder that does not exist or cannot be written. Checked before any work.

@@ -117,14 +117,17 @@ std::string ResultSink::to_csv() const {
 }
 
 void ResultSink::write(bool complete, const std::string& failure) {
-  if (!json_path_.empty()) write_file_atomic(json_path_, to_json(complete, failure).dump(1) + "\n");
-  if (!csv_path_.empty()) write_file_atomic(csv_path_, to_csv());
+  // Only the file of a finished run waits for the disk (see write_file_atomic).
+  if (!json_path_.empty())
+    write_file_atomic(json_path_, to_json(complete, failure).dump(1) + "\n", complete);
+  if (!csv_path_.empty()) write_file_atomic(csv_path_, to_csv(), complete);
 }
 
 void ResultSink::add(const Record& r) {
   std::lock_guard<std::mutex> lock(mu_);
   if (finished_) return;
   records_.push_back(r);
+  last_completed_ = in_progress_;
   // Written after the step completed: if the run dies now, it died after this step.
   write(false, "run did not finish; last completed step: " + in_progress_);
 }
@@ -142,7 +145,7 @@ void ResultSink::interrupt(const std::string& reason) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     why = reason + " after " + std::to_string(records_.size()) + " records" +
-          (in_progress_.empty() ? std::string() : "; last step begun: " + in_progress_);
+          (last_completed_.empty() ? std::string() : "; last completed step: " + last_completed_);
   }
   finish(false, why);
 }
@@ -166,7 +169,7 @@ void note_failure_in_result_file(const std::string& path, const std::string& fai
     }
     j["complete"] = false;
     j["failure"] = failure;
-    write_file_atomic(path, j.dump(1) + "\n");
+    write_file_atomic(path, j.dump(1) + "\n", false);
   } catch (...) {
   }
 }

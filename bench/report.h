@@ -35,7 +35,7 @@ class ResultSink {
   std::string json_path_, csv_path_;
   nlohmann::json provenance_, options_, topology_;
   std::vector<Record> records_;
-  std::string in_progress_;
+  std::string in_progress_, last_completed_;
   bool finished_ = false;
   std::mutex mu_;
 };

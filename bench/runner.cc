@@ -662,7 +662,13 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
         const bool member = std::binary_search(set.ranks.begin(), set.ranks.end(), world_rank);
         SetState st;
         st.set = set;
+        // Armed while every rank takes part: a rank that stops before the split is reported like
+        // one that stops in a collective. (One that stops during the set-up after it is, by the
+        // others waiting at the first size's barrier.)
+        watchdog.begin_step("the split into a set of " + std::to_string(set.ranks.size()) +
+                            " ranks");
         CB_MPI_CHECK(MPI_Comm_split(world, member ? 0 : MPI_UNDEFINED, world_rank, &st.comm));
+        watchdog.end_step();
         if (member) {
           MPI_Comm_set_errhandler(st.comm, MPI_ERRORS_RETURN);
           MPI_Comm_rank(st.comm, &st.rank);
@@ -712,7 +718,9 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
   // the request could not be met, which is bad input, not a result.
   std::int64_t outcome[2] = {run.total_wrong,
                              sink ? static_cast<std::int64_t>(sink->records().size()) : 0};
+  watchdog.begin_step("the end of the run");
   CB_MPI_CHECK(MPI_Bcast(outcome, 2, MPI_INT64_T, 0, world));
+  watchdog.end_step();
   if (outcome[1] == 0) {
     if (sink) {  // no row was written, so neither is a file
       std::fprintf(stderr,

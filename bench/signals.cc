@@ -42,9 +42,10 @@ void on_signal(int sig) {
       errno = saved_errno;
       return;
     }
-  } else if (g_watch_fd.load() >= 0 && sig == g_signal && now - first < 1000000000LL) {
-    // The same signal again within a second: a launcher forwarding what the terminal already
-    // delivered (Ctrl-C reaches mpirun and its ranks), not a user insisting.
+  } else if (g_watch_fd.load() >= 0 && now - first < 2000000000LL) {
+    // Another signal within two seconds: a launcher's (Ctrl-C reaches mpirun and its ranks;
+    // mpirun forwards SIGINT, then terminates with SIGTERM), not a user insisting. The watch
+    // finishes in milliseconds.
     errno = saved_errno;
     return;
   }

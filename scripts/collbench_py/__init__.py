@@ -59,10 +59,11 @@ def run_cli(prog, main, argv=None):
 
 
 def filters_text(args):
-    """' match --collective X --algorithm Y' for the filters given, '' when none."""
+    """' match the filters (--collective X, --algorithm Y)' for the filters given, '' when
+    none."""
     given = [f"--{name} {','.join(getattr(args, name))}" for name in ("collective", "algorithm")
              if getattr(args, name, None)]
-    return f" match {' '.join(given)}" if given else ""
+    return f" match the filters ({', '.join(given)})" if given else ""
 
 
 def check_output(path, flag):

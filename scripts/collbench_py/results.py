@@ -11,6 +11,7 @@ import math
 import os
 import re
 import stat
+import warnings
 from dataclasses import dataclass, field
 
 from . import InputError
@@ -281,11 +282,14 @@ def _cut_samples(raw):
     for match in _SAMPLES.finditer(raw):
         body = match.group(1)
         if body.strip():
-            try:
-                values = np.array(body.split(b","), dtype=float)
-            except ValueError:
-                return None
-            if not (np.isfinite(values).all() and (values >= 0).all()):
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # numpy warns when it stops at a bad number
+                try:
+                    values = np.fromstring(body, dtype=float, sep=",")
+                except (ValueError, DeprecationWarning):
+                    return None
+            if len(values) != body.count(b",") + 1 or \
+                    not (np.isfinite(values).all() and (values >= 0).all()):
                 return None
         else:
             values = np.empty(0)
@@ -402,9 +406,11 @@ def _time_problem(records):
         if any(isinstance(v, (int, float)) and v < 0 for v in values):
             return f"$.records[{index}].time_us has a negative time"
         if samples is not None and len(samples) > 0:
-            if min(samples) < 0:
+            low, high = (samples.min(), samples.max()) if hasattr(samples, "min") else \
+                (min(samples), max(samples))
+            if low < 0:
                 return f"$.records[{index}].samples_us has a negative time"
-            if max(samples) <= 0:
+            if high <= 0:
                 return f"$.records[{index}].samples_us: every sample is 0 µs (nothing was timed)"
         elif not (isinstance(times.get("p50"), (int, float)) and times["p50"] > 0):
             return f"$.records[{index}] has neither samples nor a positive time_us.p50"

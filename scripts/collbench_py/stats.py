@@ -82,7 +82,11 @@ def bootstrap_medians(runs, resamples, rng):
 
 
 def _normal_cdf(z):
-    return 0.5 * (1.0 + _erf(np.asarray(z, dtype=float) / np.sqrt(2.0)))
+    try:
+        from scipy.special import ndtr  # C, several times faster than the formula below
+        return ndtr(z)
+    except ImportError:
+        return 0.5 * (1.0 + _erf(np.asarray(z, dtype=float) / np.sqrt(2.0)))
 
 
 def _erf(x):
@@ -118,17 +122,21 @@ def _log_moments_analytic(runs, resamples, rng):
     sorted_runs = [np.sort(np.asarray(r, dtype=float)) for r in runs if len(r) > 0]
     k = len(sorted_runs)
     if k == 1:
-        counts = np.ones((1, 1))
+        counts, weights = np.ones((1, 1)), np.ones(1)
     else:
-        # How often each run is chosen in each resample (multinomial, by counting draws).
+        # How often each run is chosen in each resample (multinomial, by counting draws). With
+        # few runs most resamples repeat a choice: each distinct one is computed once, weighted.
         picks = rng.integers(0, k, size=(resamples, k))
         flat = (picks + np.arange(resamples)[:, None] * k).ravel()
-        counts = np.bincount(flat, minlength=resamples * k).reshape(resamples, k).astype(float)
+        counts = np.bincount(flat, minlength=resamples * k).reshape(resamples, k)
+        counts, weights = np.unique(counts, axis=0, return_counts=True)
+        counts = counts.astype(float)
+        weights = weights / weights.sum()
     pooled = np.sort(np.concatenate(sorted_runs))
     # Coarse grid over the whole range (a few resamples suffice to find where the median
     # lives), then a fine one there.
     coarse = np.unique(np.quantile(pooled, np.linspace(0.0, 1.0, 65)))
-    cdf = _median_cdf(sorted_runs, counts[:200], coarse).mean(axis=0)
+    cdf = weights @ _median_cdf(sorted_runs, counts, coarse)
     lo_i = max(0, int(np.searchsorted(cdf, _TAIL, side="left")) - 1)
     hi_i = min(len(coarse) - 1, int(np.searchsorted(cdf, 1.0 - _TAIL, side="left")) + 1)
     inside = pooled[(pooled >= coarse[lo_i]) & (pooled <= coarse[hi_i])]
@@ -148,11 +156,10 @@ def _log_moments_analytic(runs, resamples, rng):
     if not keep.any():
         return None
     mass = mass[keep] / total[keep, None]
+    weights = weights[keep] / weights[keep].sum()
     logs = np.log(grid)
-    first = mass @ logs
-    second = mass @ (logs * logs)
-    mean = float(first.mean())
-    var = float(max(0.0, second.mean() - mean * mean))
+    mean = float(weights @ (mass @ logs))
+    var = float(max(0.0, weights @ (mass @ (logs * logs)) - mean * mean))
     return mean, var
 
 
