@@ -23,8 +23,17 @@ void validate_backend_options(const Options& o) {
     throw UsageError("unknown --backend '" + o.backend + "' (use mpi or nccl)");
   if (o.cuda_graph < 0) throw UsageError("--cuda-graph cannot be negative");
   if (o.backend != "nccl") {
-    if (o.cuda_graph > 0) throw UsageError("--cuda-graph needs --backend nccl");
-    if (!o.gpu_map.empty()) throw UsageError("--gpu-map needs --backend nccl");
+    // Every algorithm the NCCL backend runs can be captured (they only enqueue stream work);
+    // the MPI backend's run on the host and cannot.
+    if (o.cuda_graph > 0)
+      throw UsageError(
+          "--cuda-graph needs --backend nccl (--backend " + o.backend +
+          " runs on the host, which a CUDA graph cannot capture): add --backend nccl or drop "
+          "--cuda-graph");
+    if (!o.gpu_map.empty())
+      throw UsageError(
+          "--gpu-map needs --backend nccl (it picks each rank's GPU): add --backend "
+          "nccl or drop --gpu-map");
     return;
   }
   if (!collectives::nccl_backend_built()) throw UsageError(kBuiltWithoutNccl);

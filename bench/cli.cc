@@ -12,8 +12,8 @@
 #include "bench/mpi_session.h"
 #include "bench/output_file.h"
 #include "bench/report.h"
-#include "bench/runner.h"
 #include "bench/sizes.h"
+#include "bench/sweep.h"
 #include "collectives/collective.h"
 #include "collectives/registry.h"
 #include "collectives/selection.h"
@@ -34,7 +34,8 @@ std::string Options::canonical() const {
   for (const auto& a : algorithms) s << a << ',';
   s << '|' << algo_auto << '|' << static_cast<int>(placement) << '|' << check << '|'
     << rotate_buffers << '|' << segment_bytes << '|' << inter_node_algorithm << '|' << mpi_max_count
-    << '|' << repeat << '|' << ranks_sweep << '|' << ranks_per_node;
+    << '|' << repeat << '|' << ranks_sweep << '|' << ranks_per_node << '|' << instability_threshold
+    << '|' << stable_budget_s;
   s << '|' << backend << '|' << gpu_map << '|' << cuda_graph;
   return s.str();
 }
@@ -107,6 +108,13 @@ void validate_options(Options& o, const std::vector<std::string>& algo_args,
   if (o.check < 0) throw UsageError("--check cannot be negative");
   check_timeout(o.timeout_s, "--timeout");
   if (o.repeat < 1) throw UsageError("--repeat must be at least 1");
+  if (!(o.instability_threshold > 0 && o.instability_threshold < 1))
+    throw UsageError("--instability-threshold " + std::to_string(o.instability_threshold) +
+                     ": must be a fraction between 0 and 1 (e.g. 0.25: a 25% change of level)");
+  if ((o.stable_budget_s != 0 && !(o.stable_budget_s > 0 && o.stable_budget_s <= 1e6)) ||
+      std::isnan(o.stable_budget_s))
+    throw UsageError("--stable " + std::to_string(o.stable_budget_s) +
+                     ": the budget per point must be a number of seconds above 0");
   if (o.ranks_per_node < 0) throw UsageError("--ranks-per-node cannot be negative");
   if (o.mpi_max_count < 1) throw UsageError("--mpi-max-count must be at least 1");
   size_sweep(o.min_bytes, o.max_bytes, o.step_factor, o.step_bytes);  // throws when too long
@@ -213,6 +221,7 @@ void add_benchmark_commands(CLI::App& app, std::function<int()>& action,
       std::string min = "8", max = "64M", step = "0", segment = "0";
       std::vector<std::string> algos, dtypes{"f32"}, ops{"sum"};
       std::string placement = "both";
+      std::string timing = "per-call";
       bool no_rotate = false;
       Options o;
     };
@@ -262,6 +271,20 @@ void add_benchmark_commands(CLI::App& app, std::function<int()>& action,
           ->capture_default_str();
     sub->add_option("--repeat", raw->o.repeat, "repeat the whole sweep N times")
         ->capture_default_str();
+    sub->add_option("--stable", raw->o.stable_budget_s,
+                    "re-measure a point whose samples are not one regime, for up to SECONDS per "
+                    "point (the record says how many attempts and whether it became stable)");
+    sub->add_option("--timing", raw->timing,
+                    "per-call (each call timed, max over ranks per iteration; default), barrier "
+                    "(a barrier after every call, mean over ranks: OSU's avg) or loop (one timer "
+                    "around all calls: nccl-tests' and IMB's loop average)")
+        ->capture_default_str();
+    sub->add_flag("--rank-spread", raw->o.rank_spread,
+                  "the table adds min/avg/max over ranks of each rank's mean time (OSU -f)");
+    sub->add_option("--instability-threshold", raw->o.instability_threshold,
+                    "relative change of level that flags a point unstable (regime switch inside "
+                    "its samples, or repeats that disagree); tail: p95/p50 above 1 + 4x this")
+        ->capture_default_str();
     sub->add_flag("--ranks-sweep", raw->o.ranks_sweep,
                   "measure on 2, 4, 8, ... ranks up to all, choosing whole nodes first");
     sub->add_option("--ranks-per-node", raw->o.ranks_per_node,
@@ -299,6 +322,19 @@ void add_benchmark_commands(CLI::App& app, std::function<int()>& action,
       o.segment_bytes = parse_size(raw->segment, "--segment");
       o.rotate_buffers = !raw->no_rotate;
       o.command_line = argv;
+      const auto timing = collectives::parse_timing(raw->timing);
+      if (!timing)
+        throw UsageError("unknown --timing '" + raw->timing + "' (per-call, barrier or loop)");
+      o.timing = *timing;
+      if (o.cuda_graph > 0 && o.timing != collectives::TimingMode::kPerCall)
+        throw UsageError("--cuda-graph " + std::to_string(o.cuda_graph) + " with --timing " +
+                         raw->timing +
+                         ": a captured graph replays the calls back to back, with no barrier or "
+                         "host clock between them; use --timing per-call with --cuda-graph");
+      if (o.timing == collectives::TimingMode::kLoop && o.stable_budget_s > 0)
+        throw UsageError(
+            "--timing loop records one loop average per rank, not per-iteration samples, and "
+            "--stable tests per-iteration samples: use --timing per-call or barrier with --stable");
       validate_backend_options(o);
       validate_options(o, raw->algos, raw->dtypes, raw->ops, raw->placement);
       if (!o.selection_file.empty()) {

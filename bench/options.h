@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "collectives/backend.h"
 #include "collectives/collective.h"
 #include "collectives/dtype.h"
 
@@ -36,6 +37,13 @@ struct Options {
   std::string inter_node_algorithm = "ring";
   std::size_t mpi_max_count = 2147483647;  // largest count in one MPI call (testing: set low)
   int repeat = 1;
+  // Instability of a point (bench/stability.h): the relative change that counts as another
+  // regime, and with --stable the seconds a point may be re-measured until it is stable (0: no).
+  double instability_threshold = 0.25;
+  double stable_budget_s = 0;
+  // --timing: how calls are timed (collectives/backend.h); recorded in every record.
+  collectives::TimingMode timing = collectives::TimingMode::kPerCall;
+  bool rank_spread = false;  // --rank-spread: the table adds min/avg/max over ranks
   bool ranks_sweep = false;
   int ranks_per_node = 0;  // with --ranks-sweep: ranks used per node (0 = all)
   std::string label;       // hardware label recorded in provenance

@@ -8,6 +8,8 @@
 #include <ctime>
 #include <fstream>
 
+#include "collectives/tick_clock.h"
+
 extern char** environ;
 
 namespace collbench::bench {
@@ -66,6 +68,8 @@ json make_provenance(const Options& o, const topology::HostMap& hosts, const std
   p["nccl_version"] = nullptr;
   p["compiler"] = COLLBENCH_COMPILER;
   p["cpu_model"] = cpu_model();
+  // The timed loops' clock: the invariant time-stamp counter or steady_clock (tick_clock.h).
+  p["timer"] = collectives::TickClock::source();
   utsname u{};
   if (uname(&u) == 0) p["os"] = std::string(u.sysname) + " " + u.release + " " + u.machine;
   p["hostnames"] = hosts.hostnames;
@@ -106,6 +110,9 @@ json options_json(const Options& o) {
   j["segment_bytes"] = o.segment_bytes;
   j["inter_node_algorithm"] = o.inter_node_algorithm;
   j["repeat"] = o.repeat;
+  j["instability_threshold"] = o.instability_threshold;
+  j["timing"] = std::string(collectives::timing_name(o.timing));
+  if (o.stable_budget_s > 0) j["stable_budget_s"] = o.stable_budget_s;
   j["ranks_sweep"] = o.ranks_sweep;
   j["ranks_per_node"] = o.ranks_per_node;
   j["mpi_max_count"] = o.mpi_max_count;

@@ -3,9 +3,11 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "bench/stability.h"
 #include "bench/stats.h"
 #include "collectives/collective.h"
 #include "collectives/dtype.h"
@@ -32,7 +34,18 @@ struct Record {
   int check_reps = 0;
   nlohmann::json first_wrong;  // null or {rank, index, expected, actual}
   std::vector<double> samples_us;
+  std::string timing = "per-call";  // --timing of the run
+  // What samples_us holds: per-iteration max over ranks (per-call), per-iteration mean over
+  // ranks (barrier), or one loop average per rank (loop).
+  std::string samples_are;
+  // Per rank, the mean of its own call times (loop: its loop average); min/avg/max over ranks.
+  std::vector<double> rank_mean_us;
+  double rank_min_us = 0, rank_avg_us = 0, rank_max_us = 0;
   double nccl_estimate_us = -1;  // NCCL's own model time (ncclGroupSimulateEnd); -1: none
+  nlohmann::json step;           // workload runs: the training-step item measured; else null
+  std::optional<Instability> instability;  // set when the samples are not one regime
+  int attempts = 1;                        // --stable: measurements of this point
+  std::string stable_outcome;              // --stable: "stable" or "budget exhausted"
 
   nlohmann::json to_json() const;
 };

@@ -16,6 +16,7 @@
 #include "collectives/collective.h"
 #include "collectives/error.h"
 #include "collectives/input_file.h"
+#include "collectives/registry.h"
 
 namespace collbench::bench {
 
@@ -53,7 +54,18 @@ json Record::to_json() const {
   j["check_reps"] = check_reps;
   j["first_wrong"] = first_wrong;
   j["samples_us"] = samples_us;
+  j["timing"] = timing;
+  j["samples_are"] = samples_are;
+  j["rank_time_us"] = {{"min", rank_min_us}, {"avg", rank_avg_us}, {"max", rank_max_us}};
+  j["rank_mean_us"] = rank_mean_us;
   if (nccl_estimate_us >= 0) j["nccl_estimate_us"] = nccl_estimate_us;
+  if (!step.is_null()) j["step"] = step;
+  j["stable"] = !instability.has_value();
+  j["instability"] = instability ? instability->to_json() : json(nullptr);
+  if (!stable_outcome.empty()) {
+    j["stable_attempts"] = attempts;
+    j["stable_outcome"] = stable_outcome;
+  }
   return j;
 }
 
@@ -73,6 +85,11 @@ void ResultSink::set_in_progress(const std::string& what) {
   in_progress_ = what;
 }
 
+void ResultSink::set_extra(const std::string& key, json value) {
+  std::lock_guard<std::mutex> lock(mu_);
+  extra_[key] = std::move(value);
+}
+
 json ResultSink::to_json(bool complete, const std::string& failure) const {
   json j;
   j["schema"] = "collbench.result";
@@ -85,6 +102,7 @@ json ResultSink::to_json(bool complete, const std::string& failure) const {
   json recs = json::array();
   for (const auto& r : records_) recs.push_back(r.to_json());
   j["records"] = std::move(recs);
+  for (const auto& [k, v] : extra_.items()) j[k] = v;
   return j;
 }
 
@@ -132,6 +150,12 @@ void ResultSink::add(const Record& r) {
   write(false, "run did not finish; last completed step: " + in_progress_);
 }
 
+void ResultSink::update(const std::function<void(std::vector<Record>&)>& change) {
+  std::lock_guard<std::mutex> lock(mu_);
+  change(records_);
+  write(false, "run did not finish (" + in_progress_ + ")");
+}
+
 void ResultSink::finish(bool complete, const std::string& failure) {
   std::lock_guard<std::mutex> lock(mu_);
   if (finished_) return;
@@ -176,6 +200,61 @@ void note_failure_in_result_file(const std::string& path, const std::string& fai
 
 // ---------------------------------------------------------------------------------------------
 
+std::vector<std::string> library_anomalies(const std::vector<Record>& records, double factor) {
+  // Per point (everything but the algorithm): the library's time and the best own time.
+  struct Pair {
+    double native_us = -1, own_us = -1;
+    std::string native, own;
+    std::size_t bytes = 0;
+  };
+  std::map<std::string, Pair> points;
+  for (const auto& r : records) {
+    if (r.wrong > 0 || !(r.time_us.p50 > 0)) continue;
+    const auto* info = collectives::find_algorithm(r.collective, r.algorithm);
+    if (!info) continue;  // "auto"
+    const std::string key = std::string(collectives::collective_name(r.collective)) + "|" +
+                            std::to_string(static_cast<int>(r.dtype)) + "|" +
+                            std::to_string(static_cast<int>(r.op)) + "|" +
+                            (r.in_place ? "in" : "out") + "|" + std::to_string(r.bytes) + "|" +
+                            std::to_string(r.ranks) + "|" + std::to_string(r.repeat);
+    Pair& p = points[key];
+    p.bytes = r.bytes;
+    if (info->native()) {
+      p.native_us = r.time_us.p50;
+      p.native = r.algorithm;
+    } else if (p.own_us < 0 || r.time_us.p50 < p.own_us) {
+      p.own_us = r.time_us.p50;
+      p.own = r.algorithm;
+    }
+  }
+  std::vector<std::string> out;
+  std::map<std::string, bool> said;  // one line per (library, direction, size)
+  for (const auto& [key, p] : points) {
+    if (p.native_us <= 0 || p.own_us <= 0) continue;
+    const double ratio = p.native_us / p.own_us;
+    const bool lib_slow = ratio > factor, own_slow = 1 / ratio > factor;
+    if (!lib_slow && !own_slow) continue;
+    const std::string tag = p.native + (lib_slow ? "+" : "-") + std::to_string(p.bytes);
+    if (said[tag]) continue;
+    said[tag] = true;
+    char buf[320];
+    if (lib_slow)
+      std::snprintf(buf, sizeof buf,
+                    "at %s %s takes %.4g us, %.1fx the best own algorithm (%s, %.4g us): the "
+                    "library's own algorithm choice on this machine, not the harness",
+                    format_size(p.bytes).c_str(), p.native.c_str(), p.native_us, ratio,
+                    p.own.c_str(), p.own_us);
+    else
+      std::snprintf(buf, sizeof buf,
+                    "at %s the best own algorithm (%s, %.4g us) is %.1fx slower than %s (%.4g "
+                    "us): look at that algorithm before the library",
+                    format_size(p.bytes).c_str(), p.own.c_str(), p.own_us, 1 / ratio,
+                    p.native.c_str(), p.native_us);
+    out.emplace_back(buf);
+  }
+  return out;
+}
+
 void ConsoleTable::header(const json& prov, const Options& o, const std::string& topo_line) {
   if (!enabled_) return;
   std::string cmd;
@@ -188,10 +267,16 @@ void ConsoleTable::header(const json& prov, const Options& o, const std::string&
               prov.value("start_time", "").c_str());
   std::printf("# warmup %d, iters %d, check %d, buffer rotation %s, timeout %gs\n", o.warmup,
               o.iters, o.check, o.rotate_buffers ? "on" : "off", o.timeout_s);
-  std::printf(
-      "# time: per iteration the max over ranks, mean over iterations; algbw = size/time;"
-      " busbw = algbw x %s\n#\n",
-      o.collective == collectives::Collective::kAllReduce ? "2(n-1)/n" : "(n-1)/n");
+  const char* time_is = "per iteration the max over ranks, mean over iterations";
+  if (o.timing == collectives::TimingMode::kBarrier)
+    time_is = "barrier after every call; each rank's mean call time, averaged over ranks (OSU avg)";
+  if (o.timing == collectives::TimingMode::kLoop)
+    time_is =
+        "one timer around the loop / iterations per rank, averaged over ranks (nccl-tests, "
+        "IMB t_avg)";
+  std::printf("# time (--timing %s): %s; algbw = size/time; busbw = algbw x %s\n#\n",
+              std::string(collectives::timing_name(o.timing)).c_str(), time_is,
+              o.collective == collectives::Collective::kAllReduce ? "2(n-1)/n" : "(n-1)/n");
   std::fflush(stdout);
 }
 
@@ -235,7 +320,24 @@ void ConsoleTable::row(const Record* out, const Record* in) {
       std::printf(" %9s %8s %8s %7s", "-", "-", "-", "-");
     }
   }
-  std::printf("\n");
+  const bool unstable = (out && out->instability) || (in && in->instability);
+  std::printf("%s\n", unstable ? "  !" : "");
+  if (rank_spread_) {
+    std::string line = "#   ranks' mean time min/avg/max (us):";
+    for (const Record* r : {out, in}) {
+      if (!r) continue;
+      char buf[96];
+      std::snprintf(buf, sizeof buf, " %s %.2f/%.2f/%.2f", r->in_place ? "in" : "out",
+                    r->rank_min_us, r->rank_avg_us, r->rank_max_us);
+      line += buf;
+    }
+    std::printf("%s\n", line.c_str());
+  }
+  // The reason under the row: a time that switched level is two regimes, not one number.
+  for (const Record* r : {out, in})
+    if (r && r->instability)
+      std::printf("#   ! unstable %s: %s\n", r->in_place ? "in-place" : "out-of-place",
+                  r->instability->text().c_str());
   std::fflush(stdout);
 }
 
@@ -277,6 +379,14 @@ void ConsoleTable::summary(const std::vector<Record>& records) {
                 format_size(b.bytes).c_str(), b.placement.c_str(),
                 b.checked ? std::to_string(b.wrong).c_str() : "not checked");
   }
+  int unstable = 0;
+  for (const auto& r : records) unstable += r.instability ? 1 : 0;
+  if (unstable)
+    std::printf(
+        "# %d point(s) flagged unstable (marked !): their samples are not one regime; rerun them "
+        "alone or with --stable SECONDS before comparing\n",
+        unstable);
+  for (const auto& line : library_anomalies(records)) std::printf("# note: %s\n", line.c_str());
   std::printf("# Wrong elements in total: %lld %s\n", static_cast<long long>(total_wrong),
               total_wrong ? "FAILED" : "OK");
   std::fflush(stdout);

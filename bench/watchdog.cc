@@ -13,36 +13,18 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <iomanip>
 #include <map>
+#include <memory>
 #include <sstream>
-#include <tuple>
 #include <vector>
 
+#include "bench/watchdog_report.h"
 #include "collectives/error.h"
 
 namespace collbench::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-const char* phase_name(int p) {
-  switch (static_cast<Phase>(p)) {
-    case Phase::kIdle:
-      return "set-up, before the step's barrier";
-    case Phase::kBarrier:
-      return "the barrier before the size";
-    case Phase::kWarmup:
-      return "warm-up";
-    case Phase::kTimed:
-      return "timed iterations";
-    case Phase::kReduceStats:
-      return "the statistics reduction";
-    case Phase::kCheck:
-      return "the correctness check";
-  }
-  return "?";
-}
 
 std::vector<std::string> local_ipv4_addresses() {
   std::vector<std::string> out, loop;
@@ -75,30 +57,6 @@ bool connect_with_timeout(int fd, const sockaddr_in& addr, int timeout_ms) {
   }
   fcntl(fd, F_SETFL, flags);
   return true;
-}
-
-struct Report {
-  int rank = -1;
-  std::int64_t step = 0;
-  int phase = 0;
-  std::int64_t iteration = 0;
-  int inside = 0;
-  std::string host, description;
-  auto key() const { return std::make_tuple(step, phase, iteration, inside); }
-};
-
-bool parse_report(const std::string& line, Report& r) {
-  std::istringstream in(line);
-  if (!(in >> r.rank >> r.step >> r.phase >> r.iteration >> r.inside >> r.host)) return false;
-  std::getline(in, r.description);
-  if (!r.description.empty() && r.description.front() == ' ') r.description.erase(0, 1);
-  return true;
-}
-
-std::string rank_list(const std::vector<int>& ranks) {
-  std::string s;
-  for (int r : ranks) s += (s.empty() ? "" : ",") + std::to_string(r);
-  return s;
 }
 
 }  // namespace
@@ -182,16 +140,55 @@ void Watchdog::end_step() {
   progress_.set(Phase::kIdle, 0);
 }
 
-std::string Watchdog::local_report() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  std::ostringstream s;
-  s << rank_ << ' ' << step_ << ' ' << static_cast<int>(progress_.phase()) << ' '
-    << progress_.iteration() << ' ' << (progress_.inside() ? 1 : 0) << ' ' << hostname_ << ' '
-    << step_description_;
-  return s.str();
+void Watchdog::begin_setup(const std::string& description) {
+  begin_step(description);
+  progress_.set(Phase::kSetup, 0);
 }
 
-bool Watchdog::send_report(const std::string& line) {
+void Watchdog::end_setup() {
+  progress_.leave();
+  end_step();
+}
+
+void Watchdog::set_abort_hook(std::function<void(const std::string&)> hook) {
+  std::lock_guard<std::mutex> lock(mu_);
+  abort_hook_ = std::move(hook);
+}
+
+// On a thread of its own and bounded: a communication library's abort can itself hang, and the
+// run must still end.
+void Watchdog::run_abort_hook() {
+  std::function<void(const std::string&)> hook;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    hook = abort_hook_;
+  }
+  if (!hook) return;
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  std::thread([hook, done] {
+    hook("the run is being ended by the watchdog");
+    done->store(true);
+  }).detach();
+  for (int i = 0; i < 100 && !done->load(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+}
+
+RankReport Watchdog::local_report(const std::string& reason) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  RankReport r;
+  r.rank = rank_;
+  r.step = step_;
+  r.phase = static_cast<int>(progress_.phase());
+  r.iteration = progress_.iteration();
+  r.inside = progress_.inside() ? 1 : 0;
+  r.host = hostname_;
+  r.description = step_description_;
+  r.reason = reason;
+  return r;
+}
+
+bool Watchdog::send_report(const RankReport& report) {
+  const std::string line = format_report(report);
   const auto colon = rank0_addresses_.rfind(':');
   if (colon == std::string::npos) return false;
   const int port = std::atoi(rank0_addresses_.c_str() + colon + 1);
@@ -235,9 +232,9 @@ bool Watchdog::send_report(const std::string& line) {
 }
 
 void Watchdog::collect_and_abort(const std::string& first_reason) {
-  std::map<int, Report> reports;
-  Report mine;
-  if (parse_report(local_report(), mine)) reports[mine.rank] = mine;
+  std::map<int, RankReport> reports;
+  const RankReport mine = local_report(first_reason);
+  reports[mine.rank] = mine;
   std::map<int, std::string> partial;  // fd -> buffered text
   std::vector<int> fds;
   const auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(
@@ -258,7 +255,7 @@ void Watchdog::collect_and_abort(const std::string& first_reason) {
       const std::string& text = partial[p[i].fd];
       const bool line = text.find('\n') != std::string::npos;
       if (n > 0 && !line) continue;
-      Report r;
+      RankReport r;
       if (line && parse_report(text.substr(0, text.find('\n')), r) && r.rank >= 0 &&
           r.rank < size_) {
         reports[r.rank] = r;
@@ -273,62 +270,13 @@ void Watchdog::collect_and_abort(const std::string& first_reason) {
   }
   for (int fd : fds) close(fd);
 
-  Report front = mine;
-  for (const auto& [r, rep] : reports)
-    if (rep.key() > front.key()) front = rep;
-  // A rank that was frozen is the one that did not arrive, wherever its counters stand.
-  const std::string frozen =
-      frozen_text(std::chrono::duration<double>(Clock::now().time_since_epoch()).count());
-  // A rank that could not report (stopped, dead) is the one that did not arrive; the others'
-  // positions then only say how far each got before it waited for that rank.
-  std::vector<int> behind, waiting, missing;
-  for (int r = 0; r < size_; ++r)
-    if (!reports.count(r) || (r == 0 && !frozen.empty())) missing.push_back(r);
-  for (int r = 0; r < size_; ++r) {
-    const bool late = missing.empty() ? reports[r].key() < front.key()
-                                      : std::count(missing.begin(), missing.end(), r) > 0;
-    (late ? behind : waiting).push_back(r);
-  }
-  std::ostringstream msg;
-  // Iteration numbers mean something only inside the loops (warm-up, timed, check).
-  const auto where = [](const Report& r) {
-    std::string s = phase_name(r.phase);
-    const auto p = static_cast<Phase>(r.phase);
-    if (p == Phase::kWarmup || p == Phase::kTimed || p == Phase::kCheck)
-      s += " iteration " + std::to_string(r.iteration);
-    return s;
-  };
-  msg << "collbench: timeout: " << first_reason << "; stuck in "
-      << (front.description.empty() ? std::string("set-up, before the first step")
-                                    : front.description)
-      << ", " << where(front) << ".";
-  if (!behind.empty()) {
-    msg << " Ranks that had not arrived: " << rank_list(behind) << " (";
-    bool first = true;
-    for (int r : behind) {
-      msg << (first ? "" : "; ");
-      first = false;
-      auto it = reports.find(r);
-      if (r == 0 && !frozen.empty()) {
-        msg << "rank 0 on " << hostname_ << ": " << frozen;
-        continue;
-      }
-      if (it == reports.end()) {
-        msg << "rank " << r << ": did not answer within " << std::fixed << std::setprecision(1)
-            << grace_s_ << " s (stopped, dead or unreachable)";
-        continue;
-      }
-      const auto& rep = it->second;
-      msg << "rank " << r << " on " << rep.host << " in " << where(rep);
-      if (rep.step != front.step) msg << " of an earlier step: " << rep.description;
-    }
-    msg << ").";
-  }
-  if (!waiting.empty()) msg << " Ranks waiting in the collective: " << rank_list(waiting) << ".";
-  const std::string text = msg.str();
+  // A rank 0 that was frozen is the one that did not arrive, wherever its counters stand.
+  const std::string text = describe_stuck(first_reason, mine, reports, size_, grace_s_,
+                                          freeze_note());
   std::fprintf(stderr, "%s\n", text.c_str());
   std::fflush(stderr);
   if (on_fire_) on_fire_(text);
+  run_abort_hook();
   MPI_Abort(MPI_COMM_WORLD, 3);
   _exit(3);
 }
@@ -357,8 +305,7 @@ void Watchdog::after_report(bool acked, const std::string& reason) {
     _exit(3);
   }
   if (deputy_) {
-    Report mine;
-    parse_report(local_report(), mine);
+    const RankReport mine = local_report();
     char text[1024];
     std::snprintf(
         text, sizeof text,
@@ -384,6 +331,7 @@ void Watchdog::fire_now(const std::string& reason) {
   if (timeout_s_ <= 0) {
     std::fprintf(stderr, "collbench: rank %d: %s\n", rank_, reason.c_str());
     if (on_fire_ && rank_ == 0) on_fire_(reason);
+    run_abort_hook();
     MPI_Abort(MPI_COMM_WORLD, 3);
     _exit(3);
   }
@@ -391,10 +339,18 @@ void Watchdog::fire_now(const std::string& reason) {
     if (!fired_.exchange(true)) {
       stop_.store(true);
       if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
-      collect_and_abort(reason);
+      // Named like the reasons other ranks send (describe_stuck leads with those).
+      collect_and_abort("rank 0 on " + hostname_ + ": " + reason);
     }
   } else if (!fired_.exchange(true)) {
-    after_report(send_report(local_report()), reason);
+    // The reason travels with the report; printed here only when rank 0 cannot be reached (and
+    // this rank is not the deputy, which names rank 0 itself).
+    const bool acked = send_report(local_report(reason));
+    if (!acked && !deputy_)
+      std::fprintf(stderr, "collbench: rank %d on %s: %s\n", rank_, hostname_.c_str(),
+                   reason.c_str());
+    run_abort_hook();
+    after_report(acked, reason);
   }
   std::this_thread::sleep_for(std::chrono::duration<double>(timeout_s_ + 15));
   MPI_Abort(MPI_COMM_WORLD, 3);
@@ -435,9 +391,12 @@ void Watchdog::thread_main() {
     char reason[160];
     std::snprintf(reason, sizeof reason, "no progress for %.1f s on rank %d", timeout_s_, rank_);
     if (rank_ == 0) {
-      collect_and_abort(stale ? reason : "another rank reported no progress within --timeout");
+      // Woken by another rank's report: describe_stuck leads with the reason it carries.
+      collect_and_abort(stale ? reason : "");
     }
-    after_report(send_report(local_report()), reason);
+    const bool acked = send_report(local_report());  // a position, not a failure of its own
+    run_abort_hook();
+    after_report(acked, reason);
   }
 }
 

@@ -22,6 +22,7 @@
 #include <string>
 #include <thread>
 
+#include "bench/watchdog_report.h"
 #include "collectives/progress.h"
 
 namespace collbench::bench {
@@ -45,6 +46,15 @@ class Watchdog {
   // timed loops. Each call starts a new step (ranks compare step numbers to see who is behind).
   void begin_step(const std::string& description);
   void end_step();  // back to idle: the watchdog does not fire while idle
+  // A set-up step outside the measurement (creating, splitting or closing communicators, an
+  // algorithm's prepare): armed like a step, in the set-up phase, so that a rank that does not
+  // arrive is named instead of hanging the job. The caller marks its arrival at the step's
+  // communication with progress().enter(0); a rank stuck before that is reported as behind.
+  void begin_setup(const std::string& description);
+  void end_setup();
+  // Runs on every rank when the watchdog ends the run, before the job is aborted (bounded to
+  // 5 s): a backend aborts its communicators here.
+  void set_abort_hook(std::function<void(const std::string&)> hook);
   // From the main thread: a wait passed its deadline. Reports like a timeout and never returns.
   [[noreturn]] void fire_now(const std::string& reason);
   // "" or, when this process was recently stopped (SIGSTOP) or not scheduled for a long time,
@@ -53,9 +63,10 @@ class Watchdog {
 
  private:
   void thread_main();
-  std::string local_report() const;
+  RankReport local_report(const std::string& reason = "") const;
   // Sends this rank's report to rank 0; true when rank 0's watchdog acknowledged it.
-  bool send_report(const std::string& line);
+  bool send_report(const RankReport& report);
+  void run_abort_hook();
   [[noreturn]] void collect_and_abort(const std::string& first_reason);
   // After this rank reported: waits for rank 0 to end the job, or, when rank 0 did not
   // acknowledge, names it (the deputy) and ends the job here.
@@ -68,6 +79,7 @@ class Watchdog {
   double grace_s_ = 1;  // how long rank 0 collects reports, and others wait for its answer
   std::function<void(const std::string&)> on_fire_;
   std::function<void(const std::string&)> on_orphan_;
+  std::function<void(const std::string&)> abort_hook_;
   bool deputy_ = false;
   std::string rank0_host_;
   // When this process last found itself frozen (seconds on the steady clock) and for how long.

@@ -1,32 +1,30 @@
-// `collbench workload run`: one training step's collective mix, scaled down to the ranks of this
-// launch, measured (see bench/workload_run.h).
+// `collbench workload run`: one training step's collective mix scaled down to the ranks of this
+// launch, every collective measured by the Runner (bench/workload_run.h).
 #include "bench/workload_run.h"
 
 #include <mpi.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <chrono>
-#include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "bench/cli.h"
+#include "bench/backend_select.h"
+#include "bench/launch.h"
 #include "bench/mpi_session.h"
 #include "bench/provenance.h"
 #include "bench/report.h"
 #include "bench/runner.h"
 #include "bench/sizes.h"
-#include "bench/stats.h"
-#include "bench/watchdog.h"
-#include "collectives/error.h"
+#include "bench/table.h"
+#include "bench/workload_p2p.h"
 #include "collectives/mpi/mpi_transport.h"
-#include "topology/hostmap.h"
+#include "collectives/registry.h"
+#include "topology/layout.h"
 #include "topology/model/cost_model.h"
 #include "topology/model/fabric.h"
 #include "topology/model/workload.h"
@@ -34,23 +32,17 @@
 namespace collbench::bench {
 namespace {
 
+using collectives::Collective;
 using model::StepCollective;
 using model::StepOp;
 using nlohmann::json;
 
 struct WorkloadRunArgs {
-  std::string example;
-  std::string config;
-  std::string fabric_path;
-  std::string json_path;
+  std::string example, config, fabric_path;
   std::string max_bytes_text = "64M";
-  std::size_t max_bytes = 64u << 20;
-  int iters = 10;
-  int warmup = 2;
-  int check = 1;
-  double timeout_s = 300;
-  bool quiet = false;
-  std::vector<std::string> command_line;
+  std::vector<std::string> algos;
+  std::string dtype = "f32";
+  Options o;  // iters, warmup, check, timeout, json, backend, quiet, ...
 };
 
 // Where this rank sits in the groups of one collective: groups of `size` members `stride` ranks
@@ -66,204 +58,150 @@ Membership membership(int rank, std::int64_t size, std::int64_t stride) {
   return {static_cast<int>(block * stride + offset), static_cast<int>((rank / stride) % size)};
 }
 
-// Bytes actually moved per call: the step's size, capped, and divisible by the group's blocks.
-std::size_t measured_bytes(double full, std::size_t cap, std::int64_t group) {
-  const std::size_t unit = 4 * static_cast<std::size_t>(std::max<std::int64_t>(group, 1));
+// Bytes actually moved per call: the step's size, capped, in whole blocks of every member.
+std::size_t measured_bytes(double full, std::size_t cap, std::int64_t group, std::size_t elem) {
+  const std::size_t unit = elem * static_cast<std::size_t>(std::max<std::int64_t>(group, 1));
   const double want = std::min(full, static_cast<double>(cap));
-  const std::size_t b = static_cast<std::size_t>(want) / unit * unit;
-  return std::max(b, unit);
+  return std::max(static_cast<std::size_t>(want) / unit * unit, unit);
 }
 
-// One collective of the step on this rank's group: buffers, the call, the fill and the check.
-class StepCall {
- public:
-  StepCall(const StepCollective& c, MPI_Comm world, std::size_t bytes)
-      : c_(c), world_(world), bytes_(bytes) {
-    int rank = 0, size = 1;
-    MPI_Comm_rank(world, &rank);
-    MPI_Comm_size(world, &size);
-    world_rank_ = rank;
-    world_size_ = size;
-    if (c.op == StepOp::kSendRecv) {
-      // Pipeline neighbours: stage k sends to stage k + 1 and receives from stage k - 1.
-      const std::int64_t stages = size / c.stride;
-      stage_ = rank / c.stride;
-      next_ = stage_ + 1 < stages ? rank + static_cast<int>(c.stride) : MPI_PROC_NULL;
-      prev_ = stage_ > 0 ? rank - static_cast<int>(c.stride) : MPI_PROC_NULL;
-      comm_ = MPI_COMM_NULL;
-      gsize_ = 2;
+// The algorithm each collective of the step runs: `collective=name` entries first, then the
+// first plain name that exists for the collective, then the backend's own library collective.
+std::string algorithm_for(Collective c, const std::vector<std::string>& names,
+                          const std::string& backend) {
+  const std::string prefix = std::string(collectives::collective_name(c)) + "=";
+  for (const auto& n : names)
+    if (n.rfind(prefix, 0) == 0) return n.substr(prefix.size());
+  for (const auto& n : names)
+    if (n.find('=') == std::string::npos)
+      if (const auto* info = collectives::find_algorithm(c, n); info && info->measurable())
+        return n;
+  for (const auto& a : collectives::algorithm_registry())
+    if (a.collective == c && a.native() && a.backend == backend) return std::string(a.name);
+  return "";
+}
+
+// Refuses --algo entries that name no algorithm of any collective the step runs.
+void validate_algorithms(const std::vector<std::string>& names,
+                         const std::vector<StepCollective>& plan, const std::string& backend) {
+  for (const auto& n : names) {
+    const auto eq = n.find('=');
+    std::vector<Collective> colls;
+    if (eq != std::string::npos) {
+      const auto c = collectives::parse_collective(n.substr(0, eq));
+      if (!c)
+        throw UsageError("--algo " + n + ": unknown collective '" + n.substr(0, eq) + "' (" +
+                         collectives::collective_list() + ")");
+      colls = {*c};
     } else {
-      const Membership m = membership(rank, c.group_size, c.stride);
-      base_ = static_cast<int>(rank / (c.group_size * c.stride) * (c.group_size * c.stride) +
-                               rank % c.stride);
-      CB_MPI_CHECK(MPI_Comm_split(world, m.color, m.key, &comm_));
-      MPI_Comm_rank(comm_, &grank_);
-      MPI_Comm_size(comm_, &gsize_);
+      for (const auto& s : plan)
+        if (s.op != StepOp::kSendRecv) colls.push_back(model::step_collective(s.op));
     }
-    send_.assign(bytes_, std::byte{0});
-    recv_.assign(bytes_, std::byte{0});
-  }
-  ~StepCall() {
-    if (comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
-  }
-  StepCall(const StepCall&) = delete;
-  StepCall& operator=(const StepCall&) = delete;
-
-  int group_size() const { return gsize_; }
-
-  void run() {
-    const std::size_t floats = bytes_ / 4;
-    const int block = static_cast<int>(bytes_ / static_cast<std::size_t>(gsize_));
-    switch (c_.op) {
-      case StepOp::kAllReduce:
-        CB_MPI_CHECK(MPI_Allreduce(send_.data(), recv_.data(), static_cast<int>(floats), MPI_FLOAT,
-                                   MPI_SUM, comm_));
-        break;
-      case StepOp::kReduceScatter:
-        CB_MPI_CHECK(MPI_Reduce_scatter_block(send_.data(), recv_.data(), block / 4, MPI_FLOAT,
-                                              MPI_SUM, comm_));
-        break;
-      case StepOp::kAllGather:
-        CB_MPI_CHECK(
-            MPI_Allgather(send_.data(), block, MPI_BYTE, recv_.data(), block, MPI_BYTE, comm_));
-        break;
-      case StepOp::kAllToAll:
-        CB_MPI_CHECK(
-            MPI_Alltoall(send_.data(), block, MPI_BYTE, recv_.data(), block, MPI_BYTE, comm_));
-        break;
-      case StepOp::kSendRecv:
-        CB_MPI_CHECK(MPI_Sendrecv(send_.data(), static_cast<int>(bytes_), MPI_BYTE, next_, 7,
-                                  recv_.data(), static_cast<int>(bytes_), MPI_BYTE, prev_, 7,
-                                  world_, MPI_STATUS_IGNORE));
-        break;
+    const std::string name = eq == std::string::npos ? n : n.substr(eq + 1);
+    bool found = false;
+    for (Collective c : colls) {
+      const auto* info = collectives::find_algorithm(c, name);
+      if (!info || !info->measurable()) continue;
+      if (info->native() && info->backend != backend)
+        throw UsageError("--algo " + n + " is the " + std::string(info->backend) +
+                         " library's collective: it needs --backend " + std::string(info->backend));
+      found = true;
     }
+    if (!found)
+      throw UsageError(
+          "--algo " + n + ": no algorithm '" + name + "' for the " +
+          (eq == std::string::npos ? std::string("collectives of this step") : n.substr(0, eq)) +
+          " (see collbench --list)");
   }
+}
 
-  // Inputs whose every output element is known; outputs prefilled with a sentinel.
-  void fill(std::uint32_t seed) {
-    std::fill(recv_.begin(), recv_.end(), std::byte{0xA5});
-    const std::size_t n = bytes_;
-    if (c_.op == StepOp::kAllReduce || c_.op == StepOp::kReduceScatter) {
-      auto* f = reinterpret_cast<float*>(send_.data());
-      for (std::size_t i = 0; i < n / 4; ++i)
-        f[i] = static_cast<float>((i + seed) % 13 + static_cast<std::size_t>(world_rank_));
-      return;
-    }
-    // World ranks in the values: a group of the wrong members fails the check.
-    const int me = world_rank_;
-    const std::size_t block = n / static_cast<std::size_t>(gsize_);
-    for (std::size_t i = 0; i < n; ++i) {
-      // All-to-all: block j goes to member j; the byte names sender, receiver and position.
-      const std::size_t to = c_.op == StepOp::kAllToAll ? i / block : 0;
-      send_[i] = pattern(me, to, i, seed);
-    }
-  }
-
-  // Elements of this rank's output that differ from the expected value.
-  std::uint64_t check(std::uint32_t seed) const {
-    std::uint64_t wrong = 0;
-    const std::size_t n = bytes_;
-    const std::size_t g = static_cast<std::size_t>(gsize_);
-    const std::size_t block = n / g;
-    // Sum of the members' world ranks: base, base + stride, ...
-    const double ranks_sum = static_cast<double>(g) * base_ +
-                             static_cast<double>(c_.stride) * static_cast<double>(g * (g - 1) / 2);
-    switch (c_.op) {
-      case StepOp::kAllReduce:
-      case StepOp::kReduceScatter: {
-        const auto* f = reinterpret_cast<const float*>(recv_.data());
-        const bool rs = c_.op == StepOp::kReduceScatter;
-        const std::size_t count = rs ? block / 4 : n / 4;
-        const std::size_t first = rs ? static_cast<std::size_t>(grank_) * count : 0;
-        for (std::size_t i = 0; i < count; ++i) {
-          const double want = static_cast<double>(g * ((first + i + seed) % 13)) + ranks_sum;
-          wrong += static_cast<double>(f[i]) != want;
-        }
-        break;
-      }
-      case StepOp::kAllGather:
-        // Member j's block holds member j's first block of its input.
-        for (std::size_t i = 0; i < n; ++i)
-          wrong += recv_[i] != pattern(member(i / block), 0, i % block, seed);
-        break;
-      case StepOp::kAllToAll:
-        for (std::size_t i = 0; i < n; ++i) {
-          const std::size_t from = i / block;
-          const std::size_t pos = static_cast<std::size_t>(grank_) * block + i % block;
-          wrong += recv_[i] != pattern(member(from), static_cast<std::size_t>(grank_), pos, seed);
-        }
-        break;
-      case StepOp::kSendRecv:
-        if (prev_ != MPI_PROC_NULL)
-          for (std::size_t i = 0; i < n; ++i) wrong += recv_[i] != pattern(prev_, 0, i, seed);
-        break;
-    }
-    return wrong;
-  }
-
- private:
-  int member(std::size_t j) const { return base_ + static_cast<int>(j * c_.stride); }
-  static std::byte pattern(int from, std::size_t to, std::size_t i, std::uint32_t seed) {
-    return static_cast<std::byte>((static_cast<std::size_t>(from) * 31 + to * 7 + i * 3 + seed) &
-                                  0xff);
-  }
-
-  StepCollective c_;
-  MPI_Comm world_;
-  MPI_Comm comm_ = MPI_COMM_NULL;
-  std::size_t bytes_;
-  int world_rank_ = 0, world_size_ = 1;
-  int grank_ = 0, gsize_ = 1;
-  int base_ = 0;  // world rank of the group's first member
-  std::int64_t stage_ = 0;
-  int next_ = MPI_PROC_NULL, prev_ = MPI_PROC_NULL;
-  std::vector<std::byte> send_, recv_;
+// One step collective on this rank's group: opens the group, measures the capped size (and half
+// of it when the step's size is above the cap), returns the records (on world rank 0).
+struct ItemResult {
+  std::vector<Record> records;
+  double each_s = 0;  // per call at the step's size (extrapolated above the cap)
+  bool extrapolated = false;
+  std::size_t measured = 0;
+  std::string algorithm;
+  std::int64_t wrong = 0;
 };
 
-// Per iteration the slowest rank's time (all groups run at once, as in the step); the median.
-double time_call(StepCall& call, MPI_Comm world, int iters, int warmup, Progress& progress) {
-  progress.set(Phase::kWarmup, 0);
-  for (int i = 0; i < warmup; ++i) {
-    progress.enter(i);
-    call.run();
-    progress.leave();
+ItemResult measure_item(Runner& runner, const Options& o, const StepCollective& c,
+                        const topology::HostMap& hosts, std::size_t cap, collectives::DType dtype,
+                        const std::vector<std::string>& algos, json step) {
+  MPI_Comm world = MPI_COMM_WORLD;
+  int rank = 0;
+  MPI_Comm_rank(world, &rank);
+  const Membership m = membership(rank, c.group_size, c.stride);
+  MPI_Comm comm = MPI_COMM_NULL;
+  CB_MPI_CHECK(MPI_Comm_split(world, m.color, m.key, &comm));
+  int gsize = 1;
+  MPI_Comm_size(comm, &gsize);
+  std::vector<int> members(static_cast<std::size_t>(gsize));
+  CB_MPI_CHECK(MPI_Allgather(&rank, 1, MPI_INT, members.data(), 1, MPI_INT, comm));
+  std::vector<std::string> names;
+  for (int r : members) names.push_back(hosts.hostnames[static_cast<std::size_t>(r)]);
+  const topology::HostMap gh = topology::make_host_map(names);
+
+  const Collective coll = model::step_collective(c.op);
+  const std::size_t es = collectives::dtype_size(dtype);
+  ItemResult out;
+  out.algorithm = algorithm_for(coll, algos, o.backend);
+  out.measured = measured_bytes(c.bytes, cap, c.group_size, es);
+  out.extrapolated = static_cast<double>(out.measured) < c.bytes;
+  std::vector<std::size_t> sizes{out.measured};
+  if (out.extrapolated) sizes.push_back(measured_bytes(out.measured / 2.0, cap, c.group_size, es));
+
+  Group g;
+  runner.open(g, comm, world, out.measured, gh.node_of_rank, gh.nodes(),
+              gh.uniform_ranks_per_node());
+  collectives::CollectiveArgs max_args{
+      coll, collectives::count_for_bytes(coll, out.measured, dtype, gsize), dtype,
+      collectives::ReduceOp::kSum, false};
+  Runner::Prepared prep = runner.prepare(g, out.algorithm, max_args);
+  // Every group must be able to run it, or no group measures (they run at once).
+  int refused = prep.refusal ? 1 : 0, any = 0;
+  CB_MPI_CHECK(MPI_Allreduce(&refused, &any, 1, MPI_INT, MPI_MAX, world));
+  if (any) {
+    runner.close(g);
+    MPI_Comm_free(&comm);
+    throw UsageError(std::string(collectives::collective_name(coll)) + " " + out.algorithm +
+                     " cannot run the step's " + c.what + " on its " + c.group +
+                     " groups: " + (prep.refusal ? *prep.refusal : "refused on another rank"));
   }
-  progress.set(Phase::kBarrier, 0);
-  CB_MPI_CHECK(MPI_Barrier(world));
-  progress.set(Phase::kTimed, 0);
-  std::vector<double> local(static_cast<std::size_t>(iters)), slowest(local.size());
-  for (int i = 0; i < iters; ++i) {
-    progress.enter(i);
-    const auto t0 = std::chrono::steady_clock::now();
-    call.run();
-    const auto t1 = std::chrono::steady_clock::now();
-    progress.leave();
-    local[static_cast<std::size_t>(i)] = std::chrono::duration<double>(t1 - t0).count();
+  std::vector<double> times;
+  for (std::size_t bytes : sizes) {
+    collectives::CollectiveArgs args = max_args;
+    args.count = collectives::count_for_bytes(coll, bytes, dtype, gsize);
+    Record r = runner.measure(g, *prep.algo, PointSpec{out.algorithm, "", args, bytes, 0, step});
+    times.push_back(r.time_us.p50 * 1e-6);
+    if (g.stats_rank == 0) {
+      out.wrong += std::max<std::int64_t>(r.wrong, 0);
+      out.records.push_back(std::move(r));
+    }
   }
-  progress.set(Phase::kReduceStats, 0);
-  CB_MPI_CHECK(MPI_Allreduce(local.data(), slowest.data(), iters, MPI_DOUBLE, MPI_MAX, world));
-  std::sort(slowest.begin(), slowest.end());
-  const std::size_t n = slowest.size();
-  return n % 2 ? slowest[n / 2] : 0.5 * (slowest[n / 2 - 1] + slowest[n / 2]);
+  prep.algo.reset();
+  runner.close(g);
+  MPI_Comm_free(&comm);
+  // Linear in the size above the cap, from the two measured points (or proportional when the
+  // two do not give a positive slope).
+  out.each_s = times.front();
+  if (out.extrapolated) {
+    const double slope = (times[0] - times[1]) / static_cast<double>(sizes[0] - sizes[1]);
+    out.each_s = slope > 0 ? times[0] + slope * (c.bytes - static_cast<double>(sizes[0]))
+                           : times[0] * c.bytes / static_cast<double>(sizes[0]);
+  }
+  return out;
 }
 
-std::string sig3(double v) {
-  char buf[32];
-  if (std::fabs(v) >= 100)
-    std::snprintf(buf, sizeof buf, "%.0f", v);
-  else
-    std::snprintf(buf, sizeof buf, "%.3g", v);
-  return buf;
+std::string group_text(const StepCollective& c) {
+  return c.group + std::to_string(c.group_size) +
+         (c.stride > 1 ? "/" + std::to_string(c.stride) : std::string());
 }
 
-std::string pad(const std::string& s, std::size_t w) {
-  return s.size() >= w ? s : std::string(w - s.size(), ' ') + s;
-}
-
-int run_workload(const WorkloadRunArgs& a, int* argc, char*** argv) {
+int run_workload(WorkloadRunArgs& a, int* argc, char*** argv) {
   // Everything that can be wrong with the input is found before MPI starts, and said once.
-  model::Workload w;
-  model::Workload resolved;
+  model::Workload w, resolved;
   std::optional<model::Fabric> fabric;
   try {
     if (!a.example.empty() && !a.config.empty())
@@ -281,196 +219,170 @@ int run_workload(const WorkloadRunArgs& a, int* argc, char*** argv) {
   MPI_Comm world = MPI_COMM_WORLD;
   const int rank = mpi.rank(), size = mpi.size();
   const bool lead = rank == 0;
+  Options& o = a.o;
+  if (const int rc = check_same_arguments(o, world); rc != 0) return rc;
 
   const model::Workload small = model::scaled_parallelism(resolved, size);
   const std::vector<StepCollective> plan = model::scaled_step(resolved, size);
-  if (plan.empty()) {
-    if (lead)
-      std::fprintf(stderr,
-                   "collbench: error: workload '%s' scaled to %d rank%s has no collective with "
-                   "more than one rank; launch more ranks (e.g. mpirun -np 4)\n",
-                   w.name.c_str(), size, size == 1 ? "" : "s");
-    return 2;
-  }
-  if (fabric && fabric->gpus > 0 && size > fabric->gpus) {
-    if (lead)
-      std::fprintf(stderr,
-                   "collbench: error: --fabric '%s' holds %lld ranks, fewer than the %d launched\n",
-                   a.fabric_path.c_str(), static_cast<long long>(fabric->gpus), size);
-    return 2;
-  }
-  if (lead && !a.json_path.empty()) {
-    try {
-      check_writable(a.json_path, "--json");
-    } catch (const Error& e) {
-      std::fprintf(stderr, "collbench: error: %s\n", e.what());
-      MPI_Abort(world, 2);
+  std::string setup_error;
+  if (plan.empty())
+    setup_error = "workload '" + w.name + "' scaled to " + std::to_string(size) + " rank" +
+                  (size == 1 ? "" : "s") +
+                  " has no collective with more than one rank; launch more ranks (e.g. mpirun -np "
+                  "4)";
+  else if (fabric && fabric->gpus > 0 && size > fabric->gpus)
+    setup_error = "--fabric '" + a.fabric_path + "' holds " + std::to_string(fabric->gpus) +
+                  " ranks, fewer than the " + std::to_string(size) + " launched";
+  const auto dtype = collectives::parse_dtype(a.dtype);
+  if (setup_error.empty() && !dtype)
+    setup_error = "unknown --dtype '" + a.dtype + "' (known: " + collectives::dtype_list() + ")";
+  Faults faults;
+  try {
+    if (setup_error.empty()) {
+      validate_algorithms(a.algos, plan, o.backend);
+      faults = Faults::from_env();
+      if (lead && !o.json_path.empty()) check_writable(o.json_path, "--json");
     }
+  } catch (const Error& e) {
+    setup_error = e.what();
   }
+  if (any_setup_error(setup_error, world)) return 2;
 
-  // Hosts and provenance, as in every result file.
+  auto backend = make_backend(o);
   const topology::HostMap hosts = gather_hosts(world);
-  Options prov_options;
-  prov_options.command_line = a.command_line;
-  prov_options.iters = a.iters;
-  prov_options.warmup = a.warmup;
-
-  json out;
-  out["schema"] = "collbench.workload_run";
-  out["schema_version"] = 1;
-  out["complete"] = false;
+  topology::DiscoveryOptions discovery;
+  const json topo = topology::collect_topology_json(world, discovery);
+  std::unique_ptr<ResultSink> sink;
+  json prov = make_provenance(o, hosts, backend->name());
+  const json meta = backend->metadata();
+  for (const auto& [k, v] : meta.items()) prov[k] = v;
+  json summary = {{"name", w.name},
+                  {"definition", model::workload_to_json(w)},
+                  {"ranks", size},
+                  {"nodes", hosts.nodes()},
+                  {"parallel",
+                   {{"tp", small.parallel.tp},
+                    {"cp", small.parallel.cp},
+                    {"pp", small.parallel.pp},
+                    {"dp", small.parallel.dp},
+                    {"ep", small.parallel.ep}}},
+                  {"max_bytes", o.max_bytes},
+                  {"items", json::array()},
+                  {"p2p", json::array()}};
+  if (fabric) summary["fabric"] = {{"path", a.fabric_path}, {"name", fabric->name}};
   if (lead) {
-    out["provenance"] = make_provenance(prov_options, hosts, "mpi");
-    out["workload"] = model::workload_to_json(w);
-    out["ranks"] = size;
-    out["nodes"] = hosts.nodes();
-    out["parallel"] = {{"tp", small.parallel.tp},
-                       {"cp", small.parallel.cp},
-                       {"pp", small.parallel.pp},
-                       {"dp", small.parallel.dp},
-                       {"ep", small.parallel.ep}};
-    out["options"] = {
-        {"iters", a.iters}, {"warmup", a.warmup}, {"max_bytes", a.max_bytes}, {"check", a.check}};
-    if (fabric) out["fabric"] = {{"path", a.fabric_path}, {"name", fabric->name}};
-    out["method"] =
-        "each collective of the step on its groups, all groups at once (MPI library calls; "
-        "reductions in f32 over the step's byte counts); per iteration the slowest rank, the "
-        "median over iterations. Sizes above max_bytes are measured at max_bytes and max_bytes/2 "
-        "and extrapolated linearly.";
-    out["collectives"] = json::array();
+    sink = std::make_unique<ResultSink>(o, prov, options_json(o));
+    sink->set_topology(topo);
+    sink->set_extra("workload", summary);
   }
-  auto save = [&](bool complete, const std::string& failure) {
-    if (!lead || a.json_path.empty()) return;
-    out["complete"] = complete;
-    if (!failure.empty()) out["failure"] = failure;
-    write_file_atomic(a.json_path, out.dump(1) + "\n");
-  };
-  Watchdog watchdog(world, a.timeout_s, [&](const std::string& why) { save(false, why); });
+  Watchdog watchdog(world, o.timeout_s, [&sink](const std::string& why) {
+    if (!sink) return;
+    try {
+      sink->finish(false, why);
+    } catch (...) {
+    }
+  });
+  watchdog.set_abort_hook(
+      [&backend](const std::string& why) { backend->abort_communication(why); });
+  Runner runner(o, *backend, watchdog, faults, rank);
 
-  if (lead && !a.quiet) {
-    std::printf(
-        "# collbench workload run: %s on %d ranks (%d node%s): TP%lld x CP%lld x PP%lld x "
-        "DP%lld%s\n",
-        w.name.c_str(), size, hosts.nodes(), hosts.nodes() == 1 ? "" : "s",
-        static_cast<long long>(small.parallel.tp), static_cast<long long>(small.parallel.cp),
-        static_cast<long long>(small.parallel.pp), static_cast<long long>(small.parallel.dp),
-        small.parallel.ep > 1 ? (" (EP" + std::to_string(small.parallel.ep) + ")").c_str() : "");
-    std::printf(
-        "# full step: TP%lld x CP%lld x PP%lld x DP%lld; message sizes and counts are the full "
-        "step's\n",
-        static_cast<long long>(resolved.parallel.tp), static_cast<long long>(resolved.parallel.cp),
-        static_cast<long long>(resolved.parallel.pp), static_cast<long long>(resolved.parallel.dp));
-    std::printf("%-24s %-14s %-10s %9s %9s %10s %11s %12s%s %7s\n", "collective", "op", "group",
-                "MB/GPU", "meas. MB", "calls/step", "each (us)", "step (ms)",
-                fabric ? "  model (us)  meas/model" : "", "#wrong");
+  const bool table = lead && !o.quiet;
+  if (table) {
+    std::printf("# collbench workload run: %s on %d ranks (%d node%s): %s, backend %s, %s\n",
+                w.name.c_str(), size, hosts.nodes(), hosts.nodes() == 1 ? "" : "s",
+                model::parallel_text(small.parallel).c_str(), backend->name().c_str(),
+                a.dtype.c_str());
+    std::printf("# full step: %s; message sizes and counts are the full step's\n",
+                model::parallel_text(resolved.parallel).c_str());
   }
-
+  Table t({"collective", "op", "group", "algorithm", "MB/GPU", "meas. MB", "calls/step",
+           "each (us)", "step (ms)", "model (us)", "meas/model", "#wrong"});
   double total_s = 0, total_model_s = 0;
-  std::uint64_t wrong_all = 0;
+  std::int64_t wrong_all = 0;
+  try {
   for (const StepCollective& c : plan) {
-    const std::string group = c.group + std::to_string(c.group_size) +
-                              (c.stride > 1 ? "/" + std::to_string(c.stride) : std::string());
-    const std::size_t full_cap = measured_bytes(c.bytes, a.max_bytes, c.group_size);
-    const bool extrapolate = static_cast<double>(full_cap) < c.bytes;
-    watchdog.begin_step(std::string(model::step_op_name(c.op)) + " " + c.what + " " + group);
-
+    json step = {{"what", c.what},           {"op", model::step_op_name(c.op)},
+                 {"group", c.group},         {"group_size", c.group_size},
+                 {"stride", c.stride},       {"full_bytes", c.bytes},
+                 {"calls_per_step", c.count}};
     double each = 0;
-    json points = json::array();
-    std::uint64_t wrong = 0;
-    {
-      StepCall call(c, world, full_cap);
-      const double t_cap = time_call(call, world, a.iters, a.warmup, watchdog.progress());
-      points.push_back({{"bytes", full_cap}, {"time_us", t_cap * 1e6}});
-      each = t_cap;
-      // The check, on the largest buffer measured.
-      watchdog.progress().set(Phase::kCheck, 0);
-      for (int rep = 0; rep < a.check; ++rep) {
-        const auto seed = static_cast<std::uint32_t>(rep + 1);
-        call.fill(seed);
-        watchdog.progress().enter(rep);
-        call.run();
-        watchdog.progress().leave();
-        wrong += call.check(seed);
-      }
+    std::size_t meas = 0;
+    std::string algo = "p2p";
+    bool extrapolated = false;
+    if (c.op == StepOp::kSendRecv) {
+      const P2pResult r = measure_p2p(o, *backend, watchdog, c, a.o.max_bytes);
+      each = r.each_s;
+      meas = r.measured;
+      extrapolated = r.extrapolated;
+      wrong_all += r.wrong;
+      if (lead) summary["p2p"].push_back(r.to_json(step));
+    } else {
+      ItemResult r = measure_item(runner, o, c, hosts, o.max_bytes, *dtype, a.algos, step);
+      each = r.each_s;
+      meas = r.measured;
+      algo = r.algorithm;
+      extrapolated = r.extrapolated;
+      wrong_all += r.wrong;
+      if (lead)
+        for (auto& rec : r.records) sink->add(rec);
     }
-    if (extrapolate) {
-      const std::size_t half =
-          measured_bytes(static_cast<double>(full_cap) / 2, a.max_bytes, c.group_size);
-      StepCall call(c, world, half);
-      const double t_half = time_call(call, world, a.iters, a.warmup, watchdog.progress());
-      points.push_back({{"bytes", half}, {"time_us", t_half * 1e6}});
-      const double slope = (each - t_half) / static_cast<double>(full_cap - half);
-      each = slope > 0 ? each + slope * (c.bytes - static_cast<double>(full_cap))
-                       : each * c.bytes / static_cast<double>(full_cap);
-    }
-    std::uint64_t wrong_sum = 0;
-    CB_MPI_CHECK(MPI_Allreduce(&wrong, &wrong_sum, 1, MPI_UINT64_T, MPI_SUM, world));
-    watchdog.end_step();
-    wrong_all += wrong_sum;
-    const double step = each * c.count;
-    total_s += step;
-
+    const double step_s = each * c.count;
+    total_s += step_s;
     double model_each = -1;
     if (fabric) {
       const model::StepTiming st = model::time_collectives({c}, model::make_net(*fabric));
       model_each = st.items.empty() ? -1 : st.items.front().time_each_s;
       if (model_each > 0) total_model_s += model_each * c.count;
     }
+    if (!lead) continue;
+    step["algorithm"] = algo;
+    step["measured_bytes"] = meas;
+    step["extrapolated"] = extrapolated;
+    step["time_each_us"] = each * 1e6;
+    step["time_step_ms"] = step_s * 1e3;
+    if (model_each > 0) step["model_each_us"] = model_each * 1e6;
+    summary["items"].push_back(step);
+    summary["total_ms"] = total_s * 1e3;
+    if (fabric) summary["model_total_ms"] = total_model_s * 1e3;
+    sink->set_extra("workload", summary);
+    t.row({c.what, model::step_op_name(c.op), group_text(c), algo, sig(c.bytes / 1e6),
+           sig(static_cast<double>(meas) / 1e6), sig(c.count),
+           sig(each * 1e6) + (extrapolated ? "*" : ""), sig(step_s * 1e3),
+           model_each > 0 ? sig(model_each * 1e6) : "-",
+           model_each > 0 ? sig(each / model_each) : "-", std::to_string(wrong_all)});
+  }
+  } catch (const CommError& e) {
+    watchdog.fire_now(e.what());
+  } catch (const UsageError& e) {
+    // Raised on every rank at once (an algorithm the step's groups cannot run): one line.
     if (lead) {
-      json item = {{"what", c.what},
-                   {"op", model::step_op_name(c.op)},
-                   {"group", c.group},
-                   {"group_size", c.group_size},
-                   {"stride", c.stride},
-                   {"bytes", c.bytes},
-                   {"count", c.count},
-                   {"measured", points},
-                   {"extrapolated", extrapolate},
-                   {"time_each_us", each * 1e6},
-                   {"time_step_ms", step * 1e3},
-                   {"wrong", wrong_sum}};
-      if (model_each > 0) {
-        item["model_each_us"] = model_each * 1e6;
-        item["measured_over_model"] = each / model_each;
-      }
-      out["collectives"].push_back(item);
-      out["total_ms"] = total_s * 1e3;
-      if (fabric) out["model_total_ms"] = total_model_s * 1e3;
-      save(false, "");
-      if (!a.quiet) {
-        std::string model_cols;
-        if (fabric)
-          model_cols = "  " + pad(model_each > 0 ? sig3(model_each * 1e6) : "-", 10) + "  " +
-                       pad(model_each > 0 ? sig3(each / model_each) : "-", 10);
-        std::printf("%-24s %-14s %-10s %9s %9s %10s %11s %12s%s %7llu\n", c.what.c_str(),
-                    model::step_op_name(c.op), group.c_str(), sig3(c.bytes / 1e6).c_str(),
-                    sig3(static_cast<double>(full_cap) / 1e6).c_str(), sig3(c.count).c_str(),
-                    (sig3(each * 1e6) + (extrapolate ? "*" : "")).c_str(), sig3(step * 1e3).c_str(),
-                    model_cols.c_str(), static_cast<unsigned long long>(wrong_sum));
-        std::fflush(stdout);
-      }
+      std::fprintf(stderr, "collbench: error: %s\n", e.what());
+      sink->finish(false, e.what());
     }
+    return 2;
   }
   if (lead) {
-    out["wrong"] = wrong_all;
-    save(true, "");
-    if (!a.quiet) {
-      std::printf("%-24s %-14s %-10s %9s %9s %10s %11s %12s", "total", "", "", "", "", "", "",
-                  sig3(total_s * 1e3).c_str());
-      if (fabric)
-        std::printf("  %10s  %10s", "-",
-                    total_model_s > 0 ? sig3(total_s / total_model_s).c_str() : "-");
-      std::printf("\n");
-      if (fabric) std::printf("# model total per step: %s ms\n", sig3(total_model_s * 1e3).c_str());
-      std::printf("# * extrapolated from measurements at the cap (--max-bytes %s) and half of it\n",
-                  a.max_bytes_text.c_str());
-      if (!a.json_path.empty()) std::printf("# wrote %s\n", a.json_path.c_str());
+    sink->finish(true, "");
+    if (table) {
+      t.row({"total", "", "", "", "", "", "", "", sig(total_s * 1e3),
+             fabric ? sig(total_model_s * 1e3) + " ms" : "-",
+             fabric && total_model_s > 0 ? sig(total_s / total_model_s) : "-",
+             std::to_string(wrong_all)});
+      std::printf("%s", t.str().c_str());
+      std::printf(
+          "# each: per iteration the slowest rank of all groups (they run at once), median over "
+          "iterations\n# * extrapolated from measurements at the cap (--max-bytes %s) and half "
+          "of it\n",
+          a.max_bytes_text.c_str());
+      if (!o.json_path.empty()) std::printf("# wrote %s\n", o.json_path.c_str());
       if (wrong_all)
-        std::printf("# %llu wrong elements: the results are not valid\n",
-                    static_cast<unsigned long long>(wrong_all));
+        std::printf("# %lld wrong elements: the results are not valid\n",
+                    static_cast<long long>(wrong_all));
     }
   }
-  return wrong_all ? 1 : 0;
+  std::int64_t wrong = wrong_all;
+  CB_MPI_CHECK(MPI_Bcast(&wrong, 1, MPI_INT64_T, 0, world));
+  return wrong ? 1 : 0;
 }
 
 }  // namespace
@@ -478,7 +390,10 @@ int run_workload(const WorkloadRunArgs& a, int* argc, char*** argv) {
 void add_workload_command(CLI::App& app, std::function<int()>& action,
                           const std::vector<std::string>& argv, int* argc, char*** argv_raw) {
   auto a = std::make_shared<WorkloadRunArgs>();
-  a->command_line = argv;
+  a->o.command_line = argv;
+  a->o.iters = 10;
+  a->o.warmup = 2;
+  a->o.placement = Placement::kOut;
   CLI::App* wl = app.add_subcommand("workload", "a training step's collectives, measured here");
   wl->require_subcommand(1);
   CLI::App* run = wl->add_subcommand(
@@ -491,27 +406,37 @@ void add_workload_command(CLI::App& app, std::function<int()>& action,
   run->add_option("--fabric", a->fabric_path,
                   "fitted fabric (collbench model fit) to predict each collective beside the "
                   "measurement");
-  run->add_option("-n,--iters", a->iters, "timed iterations per collective (default 10)")
+  run->add_option("-a,--algo", a->algos,
+                  "algorithms: NAME (used by every collective that has it) or COLLECTIVE=NAME, "
+                  "comma-separated; default: the backend's library collectives")
+      ->delimiter(',');
+  run->add_option("-d,--dtype", a->dtype, "element type of the collectives (default f32)");
+  run->add_option("--backend", a->o.backend, "mpi or nccl")->capture_default_str();
+  run->add_option("--gpu-map", a->o.gpu_map, "with --backend nccl: GPU of each node-local rank");
+  run->add_option("--inter-node-algo", a->o.inter_node_algorithm,
+                  "flat algorithm between nodes in hierarchical algorithms")
+      ->capture_default_str();
+  run->add_option("-n,--iters", a->o.iters, "timed iterations per collective (default 10)")
       ->check(CLI::Range(1, 100000));
-  run->add_option("-w,--warmup", a->warmup, "warm-up iterations (default 2)")
+  run->add_option("-w,--warmup", a->o.warmup, "warm-up iterations (default 2)")
       ->check(CLI::Range(0, 100000));
-  run->add_option("-c,--check", a->check, "check repetitions after timing (default 1; 0: none)")
+  run->add_option("-c,--check", a->o.check, "check repetitions after timing (default 1; 0: none)")
       ->check(CLI::Range(0, 1000));
   run->add_option("--max-bytes", a->max_bytes_text,
                   "largest buffer moved per call (default 64M); larger step sizes are measured "
                   "at this cap and half of it and extrapolated linearly");
-  run->add_option("--json", a->json_path, "write the measurement as JSON (atomically)");
-  run->add_option("--timeout", a->timeout_s, "seconds without progress before the run is ended")
+  run->add_option("--json", a->o.json_path, "write the result file (schema v1) atomically");
+  run->add_option("--timeout", a->o.timeout_s, "seconds without progress before the run is ended")
       ->check(CLI::Range(0.0, 1e9));
-  run->add_flag("-q,--quiet", a->quiet, "no table");
+  run->add_flag("-q,--quiet", a->o.quiet, "no table");
   run->callback([a, &action, argc, argv_raw] {
-    check_timeout(a->timeout_s, "--timeout");
-    if (!a->json_path.empty()) check_replaceable(a->json_path, "--json");
-    a->max_bytes = parse_size(a->max_bytes_text, "--max-bytes");
-    if (a->max_bytes < 64)
+    check_timeout(a->o.timeout_s, "--timeout");
+    if (!a->o.json_path.empty()) check_replaceable(a->o.json_path, "--json");
+    a->o.max_bytes = parse_size(a->max_bytes_text, "--max-bytes");
+    if (a->o.max_bytes < 64)
       throw UsageError("--max-bytes " + a->max_bytes_text + ": must be at least 64");
-    if (a->max_bytes > (std::size_t{1} << 31) - 4096)
-      throw UsageError("--max-bytes " + a->max_bytes_text + ": must be below 2G (one MPI call)");
+    a->o.min_bytes = 0;
+    validate_backend_options(a->o);
     action = [a, argc, argv_raw] { return run_workload(*a, argc, argv_raw); };
   });
 }

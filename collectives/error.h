@@ -18,6 +18,18 @@ class UsageError : public Error {
   explicit UsageError(const std::string& what) : Error(what) {}
 };
 
+// A communicator that could not be created, split or closed: a peer that did not arrive within the
+// timeout, or the communication library's error. Thrown during set-up; the run then ends like a
+// timeout of a collective (the watchdog names the ranks that had not arrived, exit code 3).
+class CommError : public Error {
+ public:
+  CommError(const std::string& what, bool timed_out) : Error(what), timed_out_(timed_out) {}
+  bool timed_out() const { return timed_out_; }
+
+ private:
+  bool timed_out_;
+};
+
 enum class StatusCode { kOk, kTimeout, kError };
 
 struct Status {

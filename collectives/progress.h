@@ -14,7 +14,8 @@ enum class Phase : int {
   kWarmup = 2,
   kTimed = 3,
   kReduceStats = 4,
-  kCheck = 5
+  kCheck = 5,
+  kSetup = 6  // creating, splitting or closing communicators; an algorithm's prepare
 };
 
 // What the timed loop touches: two relaxed stores per iteration.

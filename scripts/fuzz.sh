@@ -4,7 +4,7 @@
 #   scripts/fuzz.sh [--seconds N] [--jobs N] [--no-build] [--build-dir DIR] [TARGET...]
 # (default: 30 s, every target, build-fuzz; `scripts/test.sh --sanitize` builds them too, in
 # build-asan, when clang is there: --no-build --build-dir build-asan runs those.)
-# Targets: size cli result fabric workload selection. Each starts from its seed corpus
+# Targets: size cli result fabric workload calibration selection. Each starts from its seed corpus
 # (tests/fuzz/corpus/<target>/); what it discovers stays in <build-dir>/corpus/<target>/.
 # A crash, leak, timeout or out-of-memory input is copied to tests/fuzz/regressions/<target>/,
 # where the unit test test_fuzz_regressions replays it in every build: fix the bug, keep the file.
@@ -20,7 +20,7 @@ parallel=1
 build_it=1
 build=build-fuzz
 targets=()
-all_targets=(size cli result fabric workload selection)
+all_targets=(size cli result fabric workload calibration selection)
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds="${2:-}"; shift ;;

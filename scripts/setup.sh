@@ -2,7 +2,8 @@
 # Installs what collbench needs from the distribution (Debian/Ubuntu apt), and only what is
 # missing. Idempotent: a second run installs nothing and says so.
 #   scripts/setup.sh          build + run dependencies
-#   scripts/setup.sh --test   also what the tests need (Slurm, clang for fuzzing, iproute2, pytest)
+#   scripts/setup.sh --test   also what the tests need (Slurm, clang for fuzzing, iproute2, pytest,
+#                             chromium for the history dashboard tests)
 set -euo pipefail
 
 want_test=0
@@ -19,7 +20,7 @@ packages=(build-essential cmake pkg-config git
           libbenchmark-dev libgtest-dev libcli11-dev nlohmann-json3-dev
           python3 python3-numpy python3-matplotlib python3-scipy)
 if [ "$want_test" = 1 ]; then
-  packages+=(python3-pytest iproute2 slurm-wlm clang libclang-rt-14-dev clang-format)
+  packages+=(python3-pytest iproute2 slurm-wlm clang libclang-rt-14-dev clang-format chromium)
 fi
 
 missing=()

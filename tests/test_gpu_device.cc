@@ -5,23 +5,37 @@
 //   - the device fill equals the host fill, and the device check counts exactly what the host
 //     check counts (clean output, one corrupted element, an untouched sentinel);
 //   - every registered algorithm (ours and NCCL's own) over the NCCL transport on every visible
-//     GPU (up to 4; one thread and one communicator per GPU, ncclCommInitAll), checked on the
-//     device, also when the collectives are captured in a CUDA graph.
+//     GPU (up to 4; one thread and one non-blocking communicator per GPU, under a
+//     CommSupervisor each, with send/recv sizes checked), checked on the device, also when the
+//     collectives are captured in a CUDA graph. A failing rank prints why at once and aborts
+//     every rank's communicators, so that its peers return instead of waiting in their next
+//     collective;
+//   - the timing path's events against the host's clock: a loop of large device copies, timed
+//     with events as the NCCL backend times collectives, lies inside the wall time around it
+//     and covers most of it, at a plausible memory bandwidth.
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 #include <nccl.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <mutex>
+#include <numeric>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "collectives/check_pattern.h"
+#include "collectives/nccl/comm_supervisor.h"
+#include "collectives/nccl/cuda_device_ops.h"
 #include "collectives/nccl/cuda_kernels.h"
+#include "collectives/nccl/device_loop.h"
 #include "collectives/nccl/native_nccl.h"
+#include "collectives/nccl/nccl_api.h"
 #include "collectives/nccl/nccl_backend.h"
 #include "collectives/nccl/nccl_transport.h"
 #include "collectives/reduce.h"
@@ -214,24 +228,33 @@ struct Failures {
   std::mutex mu;
   std::vector<std::string> list;
   std::size_t checked = 0;
+  std::vector<std::shared_ptr<CommSupervisor>> ranks;
+  // Printed at once (a later join might not come), then every rank's communicators aborted.
   void add(const std::string& s) {
+    std::fprintf(stderr, "FAILED: %s\n", s.c_str());
+    std::vector<std::shared_ptr<CommSupervisor>> sups;
+    {
+      std::lock_guard lock(mu);
+      if (list.size() < 40) list.push_back(s);
+      sups = ranks;
+    }
+    for (auto& sup : sups) sup->request_abort(s);
+  }
+  void watch(const std::shared_ptr<CommSupervisor>& sup) {
     std::lock_guard lock(mu);
-    if (list.size() < 40) list.push_back(s);
+    ranks.push_back(sup);
+  }
+  void forget(const std::shared_ptr<CommSupervisor>& sup) {
+    std::lock_guard lock(mu);
+    ranks.erase(std::remove(ranks.begin(), ranks.end(), sup), ranks.end());
   }
 };
-
-std::vector<ncclComm_t> init_comms(int n) {
-  std::vector<ncclComm_t> comms(static_cast<std::size_t>(n));
-  std::vector<int> devs(static_cast<std::size_t>(n));
-  for (int i = 0; i < n; ++i) devs[static_cast<std::size_t>(i)] = i;
-  CB_NCCL_CHECK(ncclCommInitAll(comms.data(), n, devs.data()));
-  return comms;
-}
 
 // One rank: every algorithm of the registry that accepts the NCCL transport, checked on the
 // device after every collective. With `graph`, each collective is captured and replayed twice.
 void run_rank(NcclTransport& t, bool graph, Failures& fail) {
   const int p = t.size(), rank = t.rank();
+  const auto stream = static_cast<cudaStream_t>(t.stream());
   AlgorithmContext ctx;
   ctx.transport = &t;
   ctx.node_of_rank.assign(static_cast<std::size_t>(p), 0);
@@ -265,37 +288,33 @@ void run_rank(NcclTransport& t, bool graph, Failures& fail) {
                 " rank " + std::to_string(rank);
             ++seed;
             void* in = in_place ? recv.p : send.p;
-            CB_CUDA_CHECK(cuda::fill_sentinel(recv.p, a, rank, p, t.stream()));
-            CB_CUDA_CHECK(cuda::fill_input(in, a, rank, p, seed, t.stream()));
+            CB_CUDA_CHECK(cuda::fill_sentinel(recv.p, a, rank, p, stream));
+            CB_CUDA_CHECK(cuda::fill_input(in, a, rank, p, seed, stream));
             Status st;
             if (!graph) {
               st = algo->run(in, recv.p, a, Deadline::In(30));
             } else {
               // Out of place the graph is replayed twice (same result); in place once, since a
               // second replay would start from the first one's output.
-              cudaGraph_t g = nullptr;
-              cudaGraphExec_t exec = nullptr;
-              CB_CUDA_CHECK(cudaStreamBeginCapture(t.stream(), cudaStreamCaptureModeThreadLocal));
-              st = algo->run(in, recv.p, a, Deadline::In(30));
-              CB_CUDA_CHECK(cudaStreamEndCapture(t.stream(), &g));
-              if (st.ok()) {
-                CB_CUDA_CHECK(cudaGraphInstantiate(&exec, g, 0));
-                CB_CUDA_CHECK(cudaGraphLaunch(exec, t.stream()));
-                if (!in_place) CB_CUDA_CHECK(cudaGraphLaunch(exec, t.stream()));
-                cudaGraphExecDestroy(exec);
-              }
-              cudaGraphDestroy(g);
+              DeviceOps& dev = t.device();
+              void* exec = nullptr;
+              st = dev.begin_capture();
+              if (st.ok()) st = algo->run(in, recv.p, a, Deadline::In(30));
+              const Status end = dev.end_capture(&exec);
+              if (st.ok()) st = end;
+              if (st.ok()) st = dev.launch(exec);
+              if (st.ok() && !in_place) st = dev.launch(exec);
+              dev.destroy_graph(exec);
             }
             if (st.ok()) st = t.synchronize(Deadline::In(60));
             if (!st.ok()) {
               fail.add(what + ": " + st.message);
               return;  // the peers' next collective cannot match any more
             }
-            CB_CUDA_CHECK(cuda::check_output(
-                recv.p, a, rank, p, seed, static_cast<cuda::DeviceCheck*>(result.p), t.stream()));
-            CB_CUDA_CHECK(
-                cudaMemcpyAsync(&h, result.p, sizeof h, cudaMemcpyDeviceToHost, t.stream()));
-            CB_CUDA_CHECK(cudaStreamSynchronize(t.stream()));
+            CB_CUDA_CHECK(cuda::check_output(recv.p, a, rank, p, seed,
+                                             static_cast<cuda::DeviceCheck*>(result.p), stream));
+            CB_CUDA_CHECK(cudaMemcpyAsync(&h, result.p, sizeof h, cudaMemcpyDeviceToHost, stream));
+            CB_CUDA_CHECK(cudaStreamSynchronize(stream));
             if (h.wrong)
               fail.add(what + ": " + std::to_string(h.wrong) + " wrong, first at " +
                        std::to_string(h.first_wrong) + " (expected " +
@@ -312,17 +331,30 @@ void run_rank(NcclTransport& t, bool graph, Failures& fail) {
 
 void run_on_all_gpus(bool graph) {
   const int n = std::min(g_visible, 4);
-  auto comms = init_comms(n);
+  CommId id;
+  ASSERT_TRUE(make_nccl_comm_ops()->unique_id(&id).ok());
   Failures fail;
   std::vector<std::thread> threads;
   for (int d = 0; d < n; ++d) {
     threads.emplace_back([&, d] {
+      const auto ops = make_nccl_comm_ops();  // outlives the supervisor
+      std::shared_ptr<CommSupervisor> sup;
       try {
         CB_CUDA_CHECK(cudaSetDevice(d));
-        NcclTransport t(comms[static_cast<std::size_t>(d)], d);
-        run_rank(t, graph, fail);
+        auto dev = make_cuda_device_ops(d);
+        sup = std::make_shared<CommSupervisor>(*ops, 120);
+        fail.watch(sup);
+        const CommHandle c = sup->init(n, id, d);
+        {
+          NcclTransport t(sup, c, dev, true, /*check_sizes=*/true);
+          run_rank(t, graph, fail);
+          if (!sup->failed())
+            if (const Status st = t.close(Deadline::In(120)); !st.ok()) throw Error(st.message);
+        }
+        fail.forget(sup);
       } catch (const std::exception& e) {
         fail.add(std::string("rank ") + std::to_string(d) + ": " + e.what());
+        if (sup) fail.forget(sup);
       }
     });
   }
@@ -334,6 +366,74 @@ void run_on_all_gpus(bool graph) {
 TEST(NcclTransportGpu, EveryAlgorithmOnEveryVisibleGpu) { run_on_all_gpus(false); }
 
 TEST(NcclTransportGpu, EveryAlgorithmCapturedInACudaGraph) { run_on_all_gpus(true); }
+
+// A device copy as an Algorithm: the timing path with nothing but the GPU's memory in the way.
+class DeviceCopy final : public Algorithm {
+ public:
+  std::string_view name() const override { return "device_copy"; }
+  Collective collective() const override { return Collective::kAllReduce; }
+  std::optional<std::string> supports(const AlgorithmContext&,
+                                      const CollectiveArgs&) const override {
+    return std::nullopt;
+  }
+  void prepare(const AlgorithmContext& ctx, const CollectiveArgs&) override { t_ = ctx.transport; }
+  Status run(const void* send, void* recv, const CollectiveArgs& a, Deadline) override {
+    t_->copy(recv, send, a.bytes());
+    return Status::Ok();
+  }
+
+ private:
+  Transport* t_ = nullptr;
+};
+
+TEST(DeviceTiming, EventTimeLiesInsideWallTimeAndCoversMostOfIt) {
+  CommId id;
+  const auto ops = make_nccl_comm_ops();
+  ASSERT_TRUE(ops->unique_id(&id).ok());
+  CB_CUDA_CHECK(cudaSetDevice(0));
+  auto sup = std::make_shared<CommSupervisor>(*ops, 60);
+  NcclTransport t(sup, sup->init(1, id, 0), make_cuda_device_ops(0), true);
+  constexpr std::size_t kBytes = std::size_t{256} << 20;
+  constexpr std::size_t kIters = 20;
+  Buffer send = t.allocate(kBytes), recv = t.allocate(kBytes);
+  DeviceCopy copy;
+  AlgorithmContext ctx;
+  ctx.transport = &t;
+  CollectiveArgs args{Collective::kAllReduce, kBytes / 4, DType::kF32, ReduceOp::kSum, false};
+  copy.prepare(ctx, args);
+  Progress progress;
+  const std::vector<std::size_t> offsets(kIters, 0);
+  TimedLoop loop;
+  loop.algorithm = &copy;
+  loop.args = args;
+  loop.send = send.bytes();
+  loop.recv = recv.bytes();
+  loop.offsets = offsets;
+  loop.timeout_s = 60;
+  loop.progress = &progress;
+  std::vector<double> s(kIters);
+  for (int graph : {0, 2}) {
+    ASSERT_TRUE(time_on_device(t, loop, s, graph).ok());  // warm: events, graph, clocks
+    const auto t0 = std::chrono::steady_clock::now();
+    const Status st = time_on_device(t, loop, s, graph);
+    const double wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ASSERT_TRUE(st.ok()) << st.message;
+    const double sum = std::accumulate(s.begin(), s.end(), 0.0);
+    const double gbps = 2.0 * kBytes * kIters / sum / 1e9;  // read + write
+    std::printf("graph %d: %zu copies of 256 MiB: events %.3f ms, wall %.3f ms, %.0f GB/s\n", graph,
+                kIters, sum * 1e3, wall * 1e3, gbps);
+    EXPECT_LE(sum, wall * 1.01 + 20e-6) << "the events must lie inside the host's interval";
+    // Without a graph the loop is the copies and little else; with one it also holds the
+    // capture and the earlier launch, so only the bound above applies.
+    if (graph == 0) {
+      EXPECT_GE(sum, 0.5 * wall) << "the events must cover the GPU's work";
+    }
+    EXPECT_GT(gbps, 50.0);
+    EXPECT_LT(gbps, 20000.0);
+  }
+  EXPECT_TRUE(t.close(Deadline::In(60)).ok());
+}
 
 }  // namespace
 }  // namespace collbench::collectives

@@ -17,7 +17,7 @@
 #include <nccl.h>
 
 #include "collectives/nccl/native_nccl.h"
-#include "collectives/nccl/nccl_transport.h"
+#include "collectives/nccl/nccl_api.h"
 #endif
 
 namespace collbench::bench {
@@ -46,8 +46,8 @@ TEST(GpuMap, ParsesListsAndRanges) {
 }
 
 TEST(GpuMap, RejectsMalformedInput) {
-  for (const char* bad :
-       {",", "0,", ",1", "0,,1", "a", "1-", "-1", "3-1", "0-1-2", "1.5", "x,0", "99999"}) {
+  for (const char* bad : {",", "0,", ",1", "0,,1", "a", "1-", "-1", "3-1", "0-1-2", "1.5", "x,0",
+                          "99999", "0,1,0", "0-3,2"}) {
     try {
       parse_gpu_map(bad);
       ADD_FAILURE() << "accepted '" << bad << "'";
@@ -57,9 +57,22 @@ TEST(GpuMap, RejectsMalformedInput) {
   }
 }
 
+TEST(GpuMap, RepeatedGpuNamesBothRanksAndTheFix) {
+  try {
+    parse_gpu_map("0,1,0");
+    ADD_FAILURE() << "accepted a repeated GPU";
+  } catch (const UsageError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("GPU 0 is listed for node-local ranks 0 and 2"), std::string::npos) << m;
+    EXPECT_NE(m.find("--gpus-per-task=1"), std::string::npos) << m;
+  }
+}
+
 TEST(GpuMap, ChoosesByLocalRankOrMap) {
   EXPECT_EQ(choose_gpu(0, 8, {}), 0);
   EXPECT_EQ(choose_gpu(7, 8, {}), 7);
+  // One GPU visible per process (Slurm --gpus-per-task=1): every local rank takes its GPU 0.
+  EXPECT_EQ(choose_gpu(5, 1, {}), 0);
   EXPECT_EQ(choose_gpu(1, 8, {4, 5, 6}), 5);
   EXPECT_EQ(choose_gpu(0, 2, {1}), 1);
 }
@@ -73,11 +86,14 @@ TEST(GpuMap, SaysWhatToChange) {
     }
     return std::string("no error");
   };
-  EXPECT_NE(message(8, 8, {}).find("start at most 8 ranks per node or give --gpu-map"),
+  EXPECT_NE(message(8, 8, {}).find("start at most 8 ranks per node, give --gpu-map, or let the "
+                                   "scheduler give each rank one GPU (Slurm --gpus-per-task=1)"),
             std::string::npos);
   EXPECT_NE(message(2, 8, {0, 1}).find("--gpu-map lists 2 GPU(s) but node-local rank 2"),
             std::string::npos);
   EXPECT_NE(message(0, 2, {5}).find("GPU 5 but only 2 GPU(s) are visible"), std::string::npos);
+  EXPECT_NE(message(1, 1, {0, 3}).find("list only visible GPUs in --gpu-map, or leave it out"),
+            std::string::npos);
   EXPECT_NE(message(0, 0, {}).find("no GPU"), std::string::npos);
 }
 

@@ -94,6 +94,68 @@ TEST_F(ModelCommands, PredictWritesEveryPointAndTheBest) {
   EXPECT_EQ(run({"model", "predict", "--algo", "magic"}).rc, 2);
 }
 
+TEST_F(ModelCommands, PredictGivesEveryFigureItsBandAndSaysWhenItExtrapolates) {
+  const Outcome r = run({"model", "predict", "--profile", "h100", "-b", "1G", "-e", "1G", "--gpus",
+                         "8,64,262144", "--collective", "allreduce", "--json", path("p.json")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const json j = read_json(path("p.json"));
+  EXPECT_FALSE(j["calibration"]["bands"].empty());
+  for (const auto& p : j["points"]) {
+    const std::int64_t g = p["gpus"];
+    EXPECT_EQ(p["regime"], g == 8 ? "one_domain" : "multi_domain");
+    EXPECT_EQ(p["extrapolated"].get<bool>(), g == 262144) << p.dump();
+    EXPECT_LE(p["busbw_low_gbps"].get<double>(), p["busbw_gbps"].get<double>()) << p.dump();
+    EXPECT_GE(p["busbw_high_gbps"].get<double>(), p["busbw_gbps"].get<double>()) << p.dump();
+  }
+  // 262,144 H100 need more than 300 MW: said in one line, with the power, and still computed.
+  ASSERT_EQ(j["beyond_power_budget"].size(), 1u);
+  const std::string line = j["beyond_power_budget"][0];
+  EXPECT_NE(line.find("262,144 GPUs need 429 MW"), std::string::npos) << line;
+  EXPECT_NE(line.find("holds 183,248"), std::string::npos) << line;
+  const Outcome strict = run({"model", "predict", "--profile", "h100", "--gpus", "8:262144",
+                              "--strict", "-b", "8", "-e", "8"});
+  EXPECT_EQ(strict.rc, 2);
+  EXPECT_NE(strict.err.find("429 MW"), std::string::npos) << strict.err;
+  EXPECT_EQ(std::count(strict.err.begin(), strict.err.end(), '\n'), 1) << strict.err;
+  EXPECT_EQ(run({"model", "predict", "--profile", "h100", "--gpus", "8:131072", "--strict", "-b",
+                 "8", "-e", "8"})
+                .rc,
+            0);
+}
+
+TEST_F(ModelCommands, ValidatePublishedReportsEveryCaseAndChecksTheBaseline) {
+  const Outcome r = run({"model", "validate", "--published", "--json", path("v.json"),
+                         "--baseline-out", path("base.json")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const json j = read_json(path("v.json"));
+  EXPECT_GE(j["cases"].size(), 30u);
+  for (const auto& c : j["cases"]) {
+    EXPECT_GT(c["predicted"].get<double>(), 0) << c.dump();
+    EXPECT_NEAR(c["ratio"].get<double>(), 1 + c["error"].get<double>(), 1e-12);
+  }
+  for (const char* g : {"overall", "train", "test"})
+    EXPECT_GT(j["summary"][g]["cases"].get<int>(), 0) << g;
+  for (const char* g : {"one_domain", "multi_domain", "multi_rack", "alltoall"})
+    EXPECT_TRUE(j["summary"]["regimes"].contains(g)) << g;
+  // Against its own figures nothing is worse; against better ones it fails.
+  EXPECT_EQ(run({"model", "validate", "--published", "--baseline", path("base.json")}).rc, 0);
+  json better = read_json(path("base.json"));
+  better["test"]["median_abs_error"] = 0.001;
+  std::ofstream(path("better.json")) << better.dump();
+  EXPECT_EQ(run({"model", "validate", "--published", "--baseline", path("better.json")}).rc, 1);
+  // Bad record files: one line naming the file, exit 2.
+  std::ofstream(path("bad.json")) << R"({"schema": "collbench.published", "schema_version": 1,
+      "cases": [{"id": "x1"}]})";
+  const Outcome bad = run({"model", "validate", "--published", path("bad.json")});
+  EXPECT_EQ(bad.rc, 2);
+  EXPECT_NE(bad.err.find(path("bad.json") + ": case 'x1' (cases[0]): "), std::string::npos)
+      << bad.err;
+  EXPECT_NE(bad.err.find(": missing"), std::string::npos) << bad.err;
+  EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
+  EXPECT_EQ(run({"model", "validate", "--published", "--stat", "min"}).rc, 2);
+  EXPECT_EQ(run({"model", "validate", "--baseline", path("base.json")}).rc, 2);
+}
+
 TEST_F(ModelCommands, FitThenPredictOnTheFittedFabric) {
   const std::string results =
       model_test::write_file(dir_, "r.json", model_test::synth_results({}, {}).dump());
@@ -176,11 +238,29 @@ TEST_F(ModelCommands, StepPerGenerationAndBadConfigs) {
     EXPECT_GT(p["total_ms"].get<double>(), 0);
     EXPECT_FALSE(p["dp_scaling"].empty());
     bool a2a = false;
-    for (const auto& c : p["collectives"]) a2a = a2a || c["op"] == "all-to-all";
+    for (const auto& c : p["collectives"]) {
+      a2a = a2a || c["op"] == "all-to-all";
+      // Every figure has its band (which need not hold the figure: where every published case
+      // fell below the model, so does the band).
+      EXPECT_LE(c["time_step_low_ms"].get<double>(), c["time_step_high_ms"].get<double>())
+          << c.dump();
+      EXPECT_GT(c["time_step_low_ms"].get<double>(), 0) << c.dump();
+    }
     EXPECT_TRUE(a2a);
+    EXPECT_EQ(p["beyond_power_budget"], "");
   }
   r = run({"model", "step", "--example", "frontier-300mw", "--profile", "h100"});
   EXPECT_EQ(r.rc, 0) << r.err;
+  // 16,384 GPUs of Llama 3 do not fit 20 MW: one line with the power they need; --strict: exit 2.
+  r = run({"model", "step", "--example", "llama3-405b", "--profile", "h100", "--power-mw", "20",
+           "--json", path("small.json")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const std::string over = read_json(path("small.json"))["profiles"][0]["beyond_power_budget"];
+  EXPECT_NE(over.find("16,384 GPUs need 26.8 MW"), std::string::npos) << over;
+  r = run({"model", "step", "--example", "llama3-405b", "--profile", "h100", "--power-mw", "20",
+           "--strict"});
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("26.8 MW"), std::string::npos) << r.err;
   json bad = model::workload_to_json(model::builtin_workload("llama3-405b"));
   bad["parallel"]["pp"] = 15;
   const std::string cfg = model_test::write_file(dir_, "bad.json", bad.dump());

@@ -1,4 +1,4 @@
-// Training step → collectives: sizes and counts against model-facts.md, configuration errors
+// Training step → collectives: sizes and counts against docs/sources.md §5, configuration errors
 // that name the field, and the step's time on a site.
 #include <gtest/gtest.h>
 
@@ -30,7 +30,7 @@ TEST(ModelWorkload, Llama405bStep) {
   EXPECT_EQ(w.parallel.gpus, 16384);
   EXPECT_EQ(w.model.microbatches, 2048 / 128);
   const auto cs = step_collectives(w);
-  // Tensor parallel: b·s·h·2 bytes = 268 MB (model-facts.md), 4 per layer and micro-batch,
+  // Tensor parallel: b·s·h·2 bytes = 268 MB (docs/sources.md §5), 4 per layer and micro-batch,
   // 126 layers over 16 stages -> 8 layers per stage.
   const StepCollective* tp = find(cs, "TP activations");
   ASSERT_NE(tp, nullptr);
@@ -58,7 +58,7 @@ TEST(ModelWorkload, DeepSeekExpertParallelBytesPerToken) {
   ASSERT_NE(d, nullptr);
   ASSERT_NE(c, nullptr);
   const double tokens = 4096;  // micro-batch 1 x seq 4096, TP1, CP1
-  // model-facts.md: about 172 KB per token per layer (FP8 dispatch + BF16 combine, top-8).
+  // docs/sources.md §5: about 172 KB per token per layer (FP8 dispatch + BF16 combine, top-8).
   EXPECT_NEAR((d->bytes + c->bytes) / tokens, 172032, 1);
   EXPECT_EQ(d->group_size, 64);
   EXPECT_DOUBLE_EQ(d->count, 2 * 4 * w.model.microbatches);  // 58 MoE layers / 16 stages -> 4

@@ -15,8 +15,8 @@
 
 #include "collectives/dtype.h"
 #include "collectives/nccl/cuda_kernels.h"
+#include "collectives/nccl/nccl_api.h"
 #include "collectives/nccl/nccl_backend.h"
-#include "collectives/nccl/nccl_transport.h"
 
 namespace collbench::collectives {
 namespace {

@@ -28,9 +28,13 @@ class NoOp final : public collectives::Algorithm {
   }
 };
 
-// Per iteration of the harness loop (state.range(0) iterations per batch).
+// Per iteration of the harness loop (state.range(0) iterations per batch) in each --timing mode
+// (state.range(1): per-call, barrier with an empty barrier -- the harness's part of it -- and
+// loop).
 void BM_TimedLoopPerIteration(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
+  const auto mode = static_cast<collectives::TimingMode>(state.range(1));
+  state.SetLabel(std::string(collectives::timing_name(mode)));
   NoOp algo;
   collectives::Progress progress;
   std::vector<std::byte> buf(1 << 16);
@@ -44,6 +48,9 @@ void BM_TimedLoopPerIteration(benchmark::State& state) {
   loop.offsets = offsets;
   loop.timeout_s = 300;
   loop.progress = &progress;
+  loop.mode = mode;
+  int barriers = 0;
+  if (mode == collectives::TimingMode::kBarrier) loop.barrier = [&barriers] { ++barriers; };
   for (auto _ : state) {
     auto st = collectives::time_iterations_host(loop, samples);
     benchmark::DoNotOptimize(st);
@@ -53,7 +60,11 @@ void BM_TimedLoopPerIteration(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(n) * static_cast<double>(state.iterations()),
                          benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
-BENCHMARK(BM_TimedLoopPerIteration)->Arg(1000)->Arg(100000);
+BENCHMARK(BM_TimedLoopPerIteration)
+    ->ArgsProduct({{1000, 100000},
+                   {static_cast<int>(collectives::TimingMode::kPerCall),
+                    static_cast<int>(collectives::TimingMode::kBarrier),
+                    static_cast<int>(collectives::TimingMode::kLoop)}});
 
 // The two clock reads alone, for comparison: the floor of any host-timed loop.
 void BM_ClockPair(benchmark::State& state) {

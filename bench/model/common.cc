@@ -178,6 +178,55 @@ std::string fabric_table(const model::Fabric& f) {
   return out;
 }
 
+model::PointBand band_of(model::Collective c, std::int64_t ranks, std::int64_t members_per_domain,
+                         std::int64_t domain_gpus) {
+  const auto& bands = model::builtin_calibration_report().bands;
+  return model::point_band(bands, model::band_regime(c, ranks, members_per_domain, domain_gpus),
+                           ranks);
+}
+
+std::string band_cell(const model::PointBand& b) {
+  if (b.cases == 0) return "-";
+  auto p = [](double v) { return (v >= 0 ? "+" : "") + fmt(v * 100, 0); };
+  return p(b.lo) + "/" + p(b.hi) + "%" + (b.extrapolated ? "*" : "");
+}
+
+json band_json(const model::PointBand& b) {
+  return {{"regime", model::band_regime_key(b.regime)},
+          {"cases", b.cases},
+          {"low", b.lo},
+          {"high", b.hi},
+          {"extrapolated", b.extrapolated},
+          {"calibrated_up_to_gpus", b.max_gpus}};
+}
+
+json calibration_json() {
+  const auto& rep = model::builtin_calibration_report();
+  json bands = json::array();
+  for (const auto& b : rep.bands)
+    bands.push_back({{"regime", model::band_regime_key(b.regime)},
+                     {"cases", b.cases},
+                     {"low", b.lo},
+                     {"high", b.hi},
+                     {"calibrated_up_to_gpus", b.max_gpus}});
+  return {{"record", model::builtin_calibration().files},
+          {"meaning",
+           "measured / model - 1 over every published case of the regime (train and test): a "
+           "bandwidth B is expected in [B(1+low), B(1+high)], a time T in [T/(1+high), "
+           "T/(1+low)]; extrapolated: more GPUs than any case of the regime"},
+          {"bands", bands}};
+}
+
+std::string over_budget(const model::Profile& p, const model::SiteOptions& o, std::int64_t gpus) {
+  model::SiteOptions so = o;
+  so.gpus = 0;
+  const model::Site site = model::plan_site(p, so);
+  if (gpus <= site.gpus) return "";
+  return p.key + ": " + commas(gpus) + " GPUs need " + sig(gpus * site.all_in_kw_per_gpu / 1e3) +
+         " MW at " + fmt(site.all_in_kw_per_gpu, 3) + " kW all-in per GPU; the " +
+         sig(so.power_mw) + " MW site holds " + commas(site.gpus) + " (--power-mw)";
+}
+
 void save_fabric(const model::Fabric& f, const std::string& path) {
   f.validate();
   write_file_atomic(path, model::fabric_to_json(f).dump(2) + "\n");

@@ -14,6 +14,7 @@
 namespace CLI {
 class Option;
 }  // namespace CLI
+#include "topology/model/error_band.h"
 #include "topology/model/fabric.h"
 #include "topology/model/profiles.h"
 #include "topology/model/site.h"
@@ -41,6 +42,23 @@ std::vector<std::int64_t> parse_gpus(const std::string& text);
 void add_site_options(CLI::App* cmd, model::SiteOptions& o);
 nlohmann::json site_options_json(const model::SiteOptions& o);
 std::string fabric_table(const model::Fabric& f);
+
+// The error band of a projected figure: the calibration record's range for the figure's regime
+// (error_band.h), computed once per command, outside any projection loop. `domain_gpus` is the
+// fabric's scale-up domain; `members_per_domain` how many of the group share one.
+model::PointBand band_of(model::Collective c, std::int64_t ranks, std::int64_t members_per_domain,
+                         std::int64_t domain_gpus);
+// "-18/+6%", with "*" when extrapolated beyond the regime's largest calibrated GPU count; "-"
+// where no case covers the regime.
+std::string band_cell(const model::PointBand& b);
+// {"regime", "cases", "low", "high", "extrapolated", "calibrated_up_to_gpus"}.
+nlohmann::json band_json(const model::PointBand& b);
+// The record the bands come from and what they mean, for a command's JSON.
+nlohmann::json calibration_json();
+
+// One line when `gpus` is more than the power budget's site holds ("h100: 262,144 GPUs need
+// 429 MW at 1.637 kW all-in per GPU; the 300 MW site holds 183,248"), else empty.
+std::string over_budget(const model::Profile& p, const model::SiteOptions& o, std::int64_t gpus);
 
 // The subcommands, one per file.
 using Action = std::function<int()>;

@@ -86,8 +86,20 @@ int run_site(SiteArgs a) {
     std::printf("\nfabric for the cost model:\n%s", fabric_table(s.fabric).c_str());
     std::printf("\nassumptions:\n");
     for (const auto& line : s.assumptions) std::printf("  - %s\n", line.c_str());
+    // How far the published cases reach on this kind of site: beyond, projections extrapolate.
+    json coverage = json::array();
+    std::printf("\ncalibration (collbench model validate --published):\n");
+    for (model::Collective c : {model::Collective::kAllReduce, model::Collective::kAllToAll}) {
+      const model::PointBand b = band_of(c, s.gpus, p->scaleup_gpus, p->scaleup_gpus);
+      std::printf("  %s across this site's domains: %s\n",
+                  std::string(collectives::collective_name(c)).c_str(),
+                  model::band_text(b).c_str());
+      coverage.push_back(
+          {{"collective", std::string(collectives::collective_name(c))}, {"band", band_json(b)}});
+    }
     std::printf("\n");
     out["sites"].push_back(site_json(s));
+    out["sites"].back()["calibration"] = coverage;
     sites.push_back(std::move(s));
   }
   if (sites.size() > 1) {
@@ -101,9 +113,11 @@ int run_site(SiteArgs a) {
     std::printf("side by side:\n%s", cmp.str().c_str());
   }
   std::printf(
-      "public figures: a 300 MW site holds about 180k-230k Hopper GPUs or 130k-150k "
-      "Blackwell GPUs (model-facts.md)\n");
-  out["reference"] = "300 MW: about 180k-230k Hopper or 130k-150k Blackwell GPUs (model-facts.md)";
+      "public figures: xAI's Colossus, reported at over 300 MW, holds over 200,000 Hopper and "
+      "Blackwell GPUs (docs/sources.md §4)\n");
+  out["reference"] =
+      "Colossus (xAI), reported at over 300 MW: over 200,000 Hopper and Blackwell GPUs "
+      "(docs/sources.md §4)";
   if (!a.fabric_out.empty()) {
     save_fabric(sites.front().fabric, a.fabric_out);
     std::printf("wrote fabric %s\n", a.fabric_out.c_str());

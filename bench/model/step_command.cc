@@ -34,20 +34,39 @@ struct StepArgs {
   bool list = false;
   std::int64_t scale_to = 0;  // > 0: the step scaled down to this many ranks
   std::string fabric_path;    // with scale_to: predict on this fabric (a fitted one)
+  bool strict = false;        // more GPUs than the power budget holds: an error, not a note
 };
+
+// The error band of one collective of the step: its regime by the group's view of the fabric.
+model::PointBand item_band(const model::StepCost& it, const model::ModelNet& net,
+                           std::int64_t domain_gpus) {
+  if (it.c.op == model::StepOp::kSendRecv) return {};  // not in the record: cases = 0
+  const model::ModelNet g = model::strided_net(net, it.c.stride);
+  // Members of the group in one scale-up domain: one when it strides across domains.
+  const std::int64_t members = g.shared_tier0 ? 1 : g.tiers < 2 ? it.c.group_size : g.group[0];
+  return band_of(model::step_collective(it.c.op), it.c.group_size, members, domain_gpus);
+}
 
 std::string mb(double bytes) { return sig(bytes / 1e6); }
 
-// The step's collectives as a table and as JSON; `largest` names the costliest.
-std::string step_table(const model::StepTiming& st, json& items, std::string& largest) {
+// The step's collectives as a table and as JSON, each with its error band; `largest` names the
+// costliest.
+std::string step_table(const model::StepTiming& st, const model::ModelNet& net,
+                       std::int64_t domain_gpus, json& items, std::string& largest) {
   Table t({"collective", "op", "group", "stride", "MB/GPU", "calls/step", "algorithm", "each (us)",
-           "per step (ms)"});
+           "per step (ms)", "band", "regime"});
   items = json::array();
-  double largest_t = -1;
+  double largest_t = -1, low = 0, high = 0;
+  bool banded = true;
   for (const auto& it : st.items) {
+    const model::PointBand b = item_band(it, net, domain_gpus);
+    banded = banded && b.cases > 0;
+    low += b.cases > 0 ? it.time_step_s / (1 + b.hi) : it.time_step_s;
+    high += b.cases > 0 ? it.time_step_s / (1 + b.lo) : it.time_step_s;
     t.row({it.c.what, model::step_op_name(it.c.op), it.c.group + std::to_string(it.c.group_size),
            commas(it.c.stride), mb(it.c.bytes), short_num(it.c.count), it.algorithm,
-           sig(it.time_each_s * 1e6), sig(it.time_step_s * 1e3)});
+           sig(it.time_each_s * 1e6), sig(it.time_step_s * 1e3), band_cell(b),
+           b.cases > 0 ? model::band_regime_name(b.regime) : "not calibrated"});
     if (it.time_step_s > largest_t) {
       largest_t = it.time_step_s;
       largest = it.c.what;
@@ -61,16 +80,22 @@ std::string step_table(const model::StepTiming& st, json& items, std::string& la
                      {"count", it.c.count},
                      {"algorithm", it.algorithm},
                      {"time_each_us", it.time_each_s * 1e6},
-                     {"time_step_ms", it.time_step_s * 1e3}});
+                     {"time_step_ms", it.time_step_s * 1e3},
+                     {"band", band_json(b)},
+                     {"time_step_low_ms", it.time_step_s / (1 + (b.cases ? b.hi : 0)) * 1e3},
+                     {"time_step_high_ms", it.time_step_s / (1 + (b.cases ? b.lo : 0)) * 1e3}});
   }
-  t.row({"total", "", "", "", "", "", "", "", sig(st.total_s * 1e3)});
-  return t.str();
-}
-
-std::string parallel_text(const model::Parallelism& p) {
-  return "TP" + std::to_string(p.tp) + " x CP" + std::to_string(p.cp) + " x PP" +
-         std::to_string(p.pp) + " x DP" + std::to_string(p.dp) +
-         (p.ep > 1 ? " (EP" + std::to_string(p.ep) + ")" : std::string());
+  t.row({"total", "", "", "", "", "", "", "", sig(st.total_s * 1e3),
+         sig(low * 1e3) + "-" + sig(high * 1e3) + " ms" + (banded ? "" : " (part)"), ""});
+  items.push_back({{"what", "total"},
+                   {"time_step_ms", st.total_s * 1e3},
+                   {"time_step_low_ms", low * 1e3},
+                   {"time_step_high_ms", high * 1e3},
+                   {"every_item_banded", banded}});
+  return t.str() +
+         "band: measured / model - 1 over the published cases of the collective's regime; * "
+         "extrapolated beyond the largest of them; the total's range adds the items' (send/recv "
+         "has no case: counted as modelled)\n";
 }
 
 // The step scaled down to a few ranks (what `workload run` measures), predicted per fabric.
@@ -100,8 +125,8 @@ int run_step_scaled(const StepArgs& a, const model::Workload& w) {
   std::printf(
       "Training step %s scaled down to %lld ranks: %s (full step: %s); message sizes and "
       "counts of the full step\n",
-      w.name.c_str(), static_cast<long long>(a.scale_to), parallel_text(small.parallel).c_str(),
-      parallel_text(r.parallel).c_str());
+      w.name.c_str(), static_cast<long long>(a.scale_to),
+      model::parallel_text(small.parallel).c_str(), model::parallel_text(r.parallel).c_str());
   json out;
   out["command"] = "model step";
   out["scaled_to"] = a.scale_to;
@@ -113,10 +138,12 @@ int run_step_scaled(const StepArgs& a, const model::Workload& w) {
                      {"ep", small.parallel.ep}};
   out["targets"] = json::array();
   for (const auto& t : targets) {
-    const model::StepTiming st = model::time_collectives(plan, model::make_net(t.fabric));
+    const model::ModelNet net = model::make_net(t.fabric);
+    const model::StepTiming st = model::time_collectives(plan, net);
     json items;
     std::string largest;
-    std::printf("\n== %s\n%s", t.label.c_str(), step_table(st, items, largest).c_str());
+    std::printf("\n== %s\n%s", t.label.c_str(),
+                step_table(st, net, t.fabric.tiers.front().group_size, items, largest).c_str());
     out["targets"].push_back(
         {{"label", t.label}, {"collectives", items}, {"total_ms", st.total_s * 1e3}});
   }
@@ -164,6 +191,7 @@ int run_step(const StepArgs& a) {
       "MoE routing uniform over the EP group (no node-limited routing)",
       "site per profile from " + sig(w.power_mw) + " MW with the site options"};
   out["profiles"] = json::array();
+  out["calibration"] = calibration_json();
 
   std::printf("Training step: %s — %s\n", w.name.c_str(), w.description.c_str());
   if (!w.source.empty()) std::printf("source: %s\n", w.source.c_str());
@@ -175,6 +203,9 @@ int run_step(const StepArgs& a) {
     so.power_mw = w.power_mw;
     const model::Site site = model::plan_site(*p, so);
     const model::Workload r = model::resolve_workload(w, site.gpus);
+    if (a.strict)
+      if (const std::string line = over_budget(*p, so, r.parallel.gpus); !line.empty())
+        throw UsageError(line);
     const std::int64_t fabric_gpus = std::max(site.gpus, r.parallel.gpus);
     const model::Fabric fabric = model::site_fabric(*p, fabric_gpus, so);
     const model::ModelNet net = model::make_net(fabric);
@@ -196,13 +227,14 @@ int run_step(const StepArgs& a) {
                   w.parallel.dp_fill ? "fill" : std::to_string(par.dp).c_str(),
                   par.ep > 1 ? (" (EP" + std::to_string(par.ep) + ")").c_str() : "", par.zero);
     }
-    std::printf("\n== %s: %s GPUs (%s site at %s MW holds %s)%s\n", p->key.c_str(),
+    std::printf("\n== %s: %s GPUs (%s site at %s MW holds %s)\n", p->key.c_str(),
                 commas(r.parallel.gpus).c_str(), p->key.c_str(), sig(w.power_mw).c_str(),
-                commas(site.gpus).c_str(),
-                r.parallel.gpus > site.gpus ? " — more GPUs than the site holds" : "");
+                commas(site.gpus).c_str());
+    if (const std::string line = over_budget(*p, so, r.parallel.gpus); !line.empty())
+      std::printf("beyond the power budget: %s\n", line.c_str());
     json items;
     std::string largest;
-    std::printf("%s", step_table(st, items, largest).c_str());
+    std::printf("%s", step_table(st, net, fabric.tiers.front().group_size, items, largest).c_str());
 
     // DP growing to fill the site.
     const std::int64_t replica = r.parallel.tp * r.parallel.cp * r.parallel.pp;
@@ -239,6 +271,7 @@ int run_step(const StepArgs& a) {
     summary.row({p->key, commas(site.gpus), commas(r.parallel.gpus), commas(r.parallel.dp),
                  sig(st.total_s * 1e3), largest});
     out["profiles"].push_back({{"profile", p->key},
+                               {"beyond_power_budget", over_budget(*p, so, r.parallel.gpus)},
                                {"site_gpus", site.gpus},
                                {"gpus", r.parallel.gpus},
                                {"dp", r.parallel.dp},
@@ -274,6 +307,8 @@ void add_step_command(CLI::App* model, Action& action) {
                0);
   c->add_option("--fabric", a->fabric_path, "with --scale-to: a fabric JSON (from model fit)");
   add_site_options(c, a->site);
+  c->add_flag("--strict", a->strict,
+              "a workload of more GPUs than the power budget holds is an error (exit 2)");
   c->add_option("--json", a->json_path, "write the same content as JSON");
   c->callback(
       [&action, a] { action = [a] { return guarded("step", [&] { return run_step(*a); }); }; });

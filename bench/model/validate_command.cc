@@ -6,6 +6,7 @@
 #include <string>
 
 #include "bench/model/fit_args.h"
+#include "bench/model/validate_published.h"
 #include "bench/sizes.h"
 #include "bench/table.h"
 #include "collectives/error.h"
@@ -116,10 +117,20 @@ int run_validate(const FitArgs& a) {
 
 }  // namespace
 
+// The flags of the fit that mean nothing against the published record.
+constexpr const char* kFitOnlyFlags[] = {"--tiers",      "--stat",          "--dtype",
+                                         "--gamma-gbps", "--min-bytes",     "--max-bytes",
+                                         "--plain",      "--eager-limit",   "--each-repeat",
+                                         "--bands",      "--holdout-every", "--no-holdout-ranks",
+                                         "--target",     "--strict"};
+
 void add_validate_command(CLI::App* model, Action& action) {
   auto a = std::make_shared<FitArgs>();
-  CLI::App* c =
-      model->add_subcommand("validate", "fit on part of a sweep, predict the held-out rest");
+  auto pub = std::make_shared<PublishedArgs>();
+  CLI::App* c = model->add_subcommand(
+      "validate",
+      "fit on part of a sweep and predict the held-out rest; or, with --published, the model "
+      "against every published measurement of the calibration record");
   add_fit_flags(c, *a);
   c->add_option("--bands", a->bands,
                 "size-band edges (e.g. 4K,8M): fit and validate each band on its own")
@@ -131,8 +142,40 @@ void add_validate_command(CLI::App* model, Action& action) {
       c->add_option("--target", a->target, "median relative error target")->capture_default_str(),
       0);
   c->add_flag("--strict", a->strict, "exit 1 when an algorithm misses the target");
-  c->callback([&action, a] {
-    action = [a] { return guarded("validate", [&] { return run_validate(*a); }); };
+  auto published = std::make_shared<bool>(false);
+  c->add_flag(
+      "--published", *published,
+      "compare the model with the published measurements: the record collbench was built "
+      "with (results/reference/published/), or the calibration files given instead of results");
+  c->add_option("--baseline", pub->baseline,
+                "with --published: exit 1 when a median or worst error is worse than in this "
+                "file (results/reference/published/baseline/model-errors.json)");
+  c->add_option("--baseline-out", pub->baseline_out,
+                "with --published: write the current median and worst errors as a baseline");
+  c->callback([&action, a, pub, published, c] {
+    if (!*published) {
+      if (c->count("--baseline") || c->count("--baseline-out"))
+        action = [] {
+          return guarded("validate", []() -> int {
+            throw UsageError("--baseline and --baseline-out: only with --published");
+          });
+        };
+      else
+        action = [a] { return guarded("validate", [&] { return run_validate(*a); }); };
+      return;
+    }
+    std::string fit_only;
+    for (const char* f : kFitOnlyFlags)
+      if (c->count(f)) fit_only = f;
+    pub->files = a->files;
+    pub->json_path = a->json_path;
+    action = [pub, fit_only] {
+      return guarded("validate", [&] {
+        if (!fit_only.empty())
+          throw UsageError(fit_only + ": a flag of the held-out fit, not of --published");
+        return run_validate_published(*pub);
+      });
+    };
   });
 }
 

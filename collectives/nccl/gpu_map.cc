@@ -60,6 +60,16 @@ std::vector<int> parse_gpu_map(const std::string& text) {
     }
   }
   flush(true);
+  // A GPU listed twice would put two ranks on one GPU, which NCCL does not support.
+  for (std::size_t i = 0; i < map.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      if (map[i] == map[j])
+        throw UsageError("invalid --gpu-map '" + text + "': GPU " + std::to_string(map[i]) +
+                         " is listed for node-local ranks " + std::to_string(j) + " and " +
+                         std::to_string(i) +
+                         " (NCCL needs a GPU per rank); list each GPU once, or leave --gpu-map "
+                         "out when the scheduler gives each rank a GPU of its own (Slurm "
+                         "--gpus-per-task=1)");
   return map;
 }
 
@@ -67,19 +77,27 @@ int choose_gpu(int local_rank, int visible, const std::vector<int>& map) {
   if (visible < 1) throw Error("no GPU is visible");
   if (map.empty()) {
     if (local_rank < visible) return local_rank;
-    throw Error("node-local rank " + std::to_string(local_rank) + " has no GPU of its own: " +
-                std::to_string(visible) + " GPU(s) are visible on this node; start at most " +
-                std::to_string(visible) + " ranks per node or give --gpu-map");
+    // The scheduler bound one GPU to each rank (Slurm --gpus-per-task=1, CUDA_VISIBLE_DEVICES
+    // per rank): every rank's GPU is its index 0. Ranks that truly share it are refused later,
+    // when the node's ranks compare PCI bus ids.
+    if (visible == 1) return 0;
+    throw Error("node-local rank " + std::to_string(local_rank) +
+                " has no GPU of its own: " + std::to_string(visible) +
+                " GPUs are visible to it; start at most " + std::to_string(visible) +
+                " ranks per node, give --gpu-map, or let the scheduler give each rank one GPU "
+                "(Slurm --gpus-per-task=1)");
   }
   if (local_rank >= static_cast<int>(map.size()))
     throw Error("--gpu-map lists " + std::to_string(map.size()) + " GPU(s) but node-local rank " +
                 std::to_string(local_rank) + " needs one");
   const int g = map[static_cast<std::size_t>(local_rank)];
   if (g >= visible)
-    throw Error("--gpu-map gives node-local rank " + std::to_string(local_rank) + " GPU " +
-                std::to_string(g) + " but only " + std::to_string(visible) +
-                " GPU(s) are visible (indices 0-" + std::to_string(visible - 1) +
-                ", after CUDA_VISIBLE_DEVICES)");
+    throw Error(
+        "--gpu-map gives node-local rank " + std::to_string(local_rank) + " GPU " +
+        std::to_string(g) + " but only " + std::to_string(visible) +
+        " GPU(s) are visible (indices 0-" + std::to_string(visible - 1) +
+        ", after CUDA_VISIBLE_DEVICES); list only visible GPUs in --gpu-map" +
+        (visible == 1 ? ", or leave it out when the scheduler gives each rank its own GPU" : ""));
   return g;
 }
 

@@ -16,6 +16,7 @@
 
 #include <string>
 
+#include "collectives/nccl/nccl_api.h"
 #include "collectives/nccl/nccl_transport.h"
 
 namespace collbench::collectives {
@@ -39,9 +40,17 @@ std::optional<std::string> check_nccl(const AlgorithmContext& ctx, const Collect
   return std::nullopt;
 }
 
-Status failed(NcclTransport& t, const char* call, ncclResult_t r) {
-  t.note_error(std::string(call) + " failed: " + nccl_error_text(r));
-  return Status::Failure(t.deferred_error());
+ncclComm_t comm_of(NcclTransport& t) { return static_cast<ncclComm_t>(t.comm()); }
+cudaStream_t stream_of(NcclTransport& t) { return static_cast<cudaStream_t>(t.stream()); }
+
+// One NCCL call on t's communicator through its supervisor: made under the supervisor's lock,
+// waited for while NCCL carries it out in the background (non-blocking communicators), and any
+// error aborts every communicator of the rank set.
+template <class F>
+Status issue(NcclTransport& t, const char* call, Deadline deadline, F&& f) {
+  const Status st = t.supervisor().call(t.comm(), call, deadline, [&] { return nccl_result(f()); });
+  if (!st.ok()) t.note_error(st.message);
+  return st;
 }
 
 // The native NCCL algorithms: what nccl_estimate_us needs from them.
@@ -50,6 +59,8 @@ class NcclNative : public Algorithm {
   // Enqueues the algorithm's NCCL call(s) for `args` on the last run's buffers, inside a group
   // the caller opened. False when there is nothing to enqueue.
   virtual bool enqueue_for_estimate(const CollectiveArgs& args) = 0;
+  // The transport of the last prepare (nullptr before).
+  virtual NcclTransport* transport() const = 0;
 };
 
 class NcclAllreduce final : public NcclNative {
@@ -64,21 +75,23 @@ class NcclAllreduce final : public NcclNative {
     if (auto why = supports(ctx, max_args)) throw Error(*why);
     t_ = as_nccl(ctx.transport);
   }
-  Status run(const void* send, void* recv, const CollectiveArgs& a, Deadline) override {
+  Status run(const void* send, void* recv, const CollectiveArgs& a, Deadline deadline) override {
     if (!t_) return Status::Failure("nccl: run() before prepare()");
     const void* s = a.in_place ? recv : send;
     last_send_ = s;
     last_recv_ = recv;
     if (a.count == 0) return Status::Ok();
-    const ncclResult_t r = ncclAllReduce(s, recv, a.count, *nccl_datatype(a.dtype),
-                                         nccl_redop(a.op), t_->comm(), t_->stream());
-    return r == ncclSuccess ? Status::Ok() : failed(*t_, "ncclAllReduce", r);
+    return issue(*t_, "ncclAllReduce", deadline, [&] {
+      return ncclAllReduce(s, recv, a.count, *nccl_datatype(a.dtype), nccl_redop(a.op),
+                           comm_of(*t_), stream_of(*t_));
+    });
   }
   bool enqueue_for_estimate(const CollectiveArgs& a) override {
     if (!t_ || !last_recv_ || a.count == 0) return false;
     return ncclAllReduce(last_send_, last_recv_, a.count, *nccl_datatype(a.dtype), nccl_redop(a.op),
-                         t_->comm(), t_->stream()) == ncclSuccess;
+                         comm_of(*t_), stream_of(*t_)) == ncclSuccess;
   }
+  NcclTransport* transport() const override { return t_; }
 
  private:
   NcclTransport* t_ = nullptr;
@@ -99,7 +112,7 @@ class NcclAlltoall final : public NcclNative {
     t_ = as_nccl(ctx.transport);
     scratch_ = t_->allocate(max_args.bytes());
   }
-  Status run(const void* send, void* recv, const CollectiveArgs& a, Deadline) override {
+  Status run(const void* send, void* recv, const CollectiveArgs& a, Deadline deadline) override {
     if (!t_) return Status::Failure("nccl: run() before prepare()");
     if (a.bytes() > scratch_.size())
       return Status::Failure("nccl: run() with " + std::to_string(a.bytes()) +
@@ -112,29 +125,29 @@ class NcclAlltoall final : public NcclNative {
     last_send_ = s;
     last_recv_ = recv;
     if (a.count == 0) return Status::Ok();
-    const ncclResult_t r = enqueue(s, recv, a);
-    return r == ncclSuccess ? Status::Ok() : failed(*t_, "ncclAlltoAll", r);
+    return issue(*t_, "ncclAlltoAll", deadline, [&] { return enqueue(s, recv, a); });
   }
   bool enqueue_for_estimate(const CollectiveArgs& a) override {
     if (!t_ || !last_recv_ || a.count == 0) return false;
     return enqueue(last_send_, last_recv_, a) == ncclSuccess;
   }
+  NcclTransport* transport() const override { return t_; }
 
  private:
   ncclResult_t enqueue(const void* s, void* r, const CollectiveArgs& a) {
     const std::size_t p = static_cast<std::size_t>(t_->size());
     const std::size_t block = a.bytes() / p;
 #if COLLBENCH_NCCL_HAS_ALLTOALL
-    return ncclAlltoAll(s, r, block, ncclUint8, t_->comm(), t_->stream());
+    return ncclAlltoAll(s, r, block, ncclUint8, comm_of(*t_), stream_of(*t_));
 #else
     ncclResult_t rc = ncclGroupStart();
     if (rc != ncclSuccess) return rc;
     for (std::size_t j = 0; j < p && rc == ncclSuccess; ++j) {
       rc = ncclSend(static_cast<const std::byte*>(s) + j * block, block, ncclUint8,
-                    static_cast<int>(j), t_->comm(), t_->stream());
+                    static_cast<int>(j), comm_of(*t_), stream_of(*t_));
       if (rc == ncclSuccess)
         rc = ncclRecv(static_cast<std::byte*>(r) + j * block, block, ncclUint8, static_cast<int>(j),
-                      t_->comm(), t_->stream());
+                      comm_of(*t_), stream_of(*t_));
     }
     const ncclResult_t end = ncclGroupEnd();
     return rc != ncclSuccess ? rc : end;
@@ -161,7 +174,7 @@ class NcclBlocks final : public NcclNative {
     if (auto why = supports(ctx, max_args)) throw Error(*why);
     t_ = as_nccl(ctx.transport);
   }
-  Status run(const void* send, void* recv, const CollectiveArgs& a, Deadline) override {
+  Status run(const void* send, void* recv, const CollectiveArgs& a, Deadline deadline) override {
     if (!t_) return Status::Failure("nccl: run() before prepare()");
     const std::size_t p = static_cast<std::size_t>(t_->size());
     const std::size_t block = a.count / p;
@@ -175,26 +188,24 @@ class NcclBlocks final : public NcclNative {
       last_recv_ = recv;
     }
     if (a.count == 0) return Status::Ok();
-    const ncclResult_t r = enqueue(a);
-    return r == ncclSuccess
-               ? Status::Ok()
-               : failed(*t_,
-                        C == Collective::kReduceScatter ? "ncclReduceScatter" : "ncclAllGather", r);
+    return issue(*t_, C == Collective::kReduceScatter ? "ncclReduceScatter" : "ncclAllGather",
+                 deadline, [&] { return enqueue(a); });
   }
   bool enqueue_for_estimate(const CollectiveArgs& a) override {
     if (!t_ || !last_recv_ || a.count == 0) return false;
     return enqueue(a) == ncclSuccess;
   }
+  NcclTransport* transport() const override { return t_; }
 
  private:
   ncclResult_t enqueue(const CollectiveArgs& a) {
     const std::size_t block = a.count / static_cast<std::size_t>(t_->size());
     if constexpr (C == Collective::kReduceScatter)
       return ncclReduceScatter(last_send_, last_recv_, block, *nccl_datatype(a.dtype),
-                               nccl_redop(a.op), t_->comm(), t_->stream());
+                               nccl_redop(a.op), comm_of(*t_), stream_of(*t_));
     else
-      return ncclAllGather(last_send_, last_recv_, block, *nccl_datatype(a.dtype), t_->comm(),
-                           t_->stream());
+      return ncclAllGather(last_send_, last_recv_, block, *nccl_datatype(a.dtype), comm_of(*t_),
+                           stream_of(*t_));
   }
 
   NcclTransport* t_ = nullptr;
@@ -224,12 +235,23 @@ std::optional<double> nccl_estimate_us(Algorithm& algo, const CollectiveArgs& ar
   // Every native NCCL algorithm is named "nccl" and derives from NcclNative; no own algorithm is.
   if (algo.name() != "nccl") return std::nullopt;
   auto* native = static_cast<NcclNative*>(&algo);
+  NcclTransport* t = native->transport();
+  if (!t) return std::nullopt;
   ncclSimInfo_t info = NCCL_SIM_INFO_INITIALIZER;
-  if (ncclGroupStart() != ncclSuccess) return std::nullopt;
-  const bool queued = native->enqueue_for_estimate(args);
-  // The group is closed in every case; with nothing queued it simulates nothing.
-  const ncclResult_t r = ncclGroupSimulateEnd(&info);
-  if (!queued || r != ncclSuccess || !(info.estimatedTime >= 0)) return std::nullopt;
+  bool queued = false;
+  // Through the supervisor like every NCCL call: under its lock, and settled when NCCL says the
+  // (non-blocking) communicator is still busy.
+  const Status st = t->supervisor().call(
+      t->comm(), "ncclGroupSimulateEnd", Deadline::In(t->supervisor().timeout_s()),
+      [&] {
+        const ncclResult_t start = ncclGroupStart();
+        if (start != ncclSuccess) return nccl_result(start);
+        queued = native->enqueue_for_estimate(args);
+        // The group is closed in every case; with nothing queued it simulates nothing.
+        return nccl_result(ncclGroupSimulateEnd(&info));
+      },
+      /*fatal=*/false);
+  if (!queued || !st.ok() || !(info.estimatedTime >= 0)) return std::nullopt;
   return static_cast<double>(info.estimatedTime);
 #else
   (void)algo;

@@ -1,6 +1,7 @@
 // The NCCL backend: one GPU per MPI rank, device buffers, the NCCL point-to-point transport,
-// fill and check on the device, and per-iteration timing with CUDA events on the transport's
-// stream (optionally replaying the iterations as a CUDA graph). See docs/nccl.md.
+// fill and check on the device, and per-iteration timing with CUDA events on the rank's stream
+// (optionally replaying the iterations as a CUDA graph, device_loop.h). Every communicator of a
+// rank set belongs to one CommSupervisor, which the watchdog can abort. See docs/nccl.md.
 #include "collectives/nccl/nccl_backend.h"
 
 #include <cuda_runtime.h>
@@ -14,19 +15,20 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <sstream>
-#include <thread>
 
 #include "collectives/host.h"
 #include "collectives/mpi/mpi_transport.h"
-#include "collectives/nccl/cuda_kernels.h"
+#include "collectives/nccl/comm_supervisor.h"
+#include "collectives/nccl/cuda_device_ops.h"
+#include "collectives/nccl/device_loop.h"
 #include "collectives/nccl/native_nccl.h"
+#include "collectives/nccl/nccl_api.h"
 #include "collectives/nccl/nccl_transport.h"
 
 namespace collbench::collectives {
 
-using collectives::cuda_error_text;
-using collectives::NcclTransport;
 using nlohmann::json;
 
 namespace {
@@ -114,42 +116,38 @@ json gather_json(const json& mine, MPI_Comm comm) {
   return out;
 }
 
-// Waits for `event` (recorded on `t`'s stream) until the deadline, watching NCCL's asynchronous
-// error meanwhile.
-Status wait_event(cudaEvent_t event, NcclTransport& t, Deadline deadline, std::size_t iteration) {
-  using namespace std::chrono_literals;
-  int polls = 0;
-  for (;;) {
-    const cudaError_t e = cudaEventQuery(event);
-    if (e == cudaSuccess) return Status::Ok();
-    if (e != cudaErrorNotReady)
-      return Status::Failure("iteration " + std::to_string(iteration) +
-                             " failed on the GPU: " + cuda_error_text(e));
-    ncclResult_t async = ncclSuccess;
-    if (ncclCommGetAsyncError(t.comm(), &async) == ncclSuccess && async != ncclSuccess &&
-        async != ncclInProgress)
-      return Status::Failure("NCCL reported an asynchronous error in iteration " +
-                             std::to_string(iteration) + ": " +
-                             collectives::nccl_error_text(async));
-    if (deadline.expired())
-      return Status::Timeout("iteration " + std::to_string(iteration) +
-                             " did not finish on the GPU within --timeout");
-    if (++polls < 1000)
-      std::this_thread::yield();
-    else
-      std::this_thread::sleep_for(20us);
-  }
-}
-
-NcclTransport& as_nccl(collectives::Transport& t) {
+NcclTransport& as_nccl(Transport& t) {
   // The backend hands out only NCCL transports; anything else is a programming error.
   if (t.name() != "nccl")
     throw Error("the NCCL backend was handed a " + std::string(t.name()) + " transport");
   return static_cast<NcclTransport&>(t);
 }
 
-void check_launch(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) throw Error(std::string(what) + " failed: " + cuda_error_text(e));
+void throw_if_failed(const Status& st) {
+  if (st.ok()) return;
+  if (st.code == StatusCode::kTimeout) throw CommError(st.message, true);
+  throw Error(st.message);
+}
+
+// The unique id of a new communicator, made on rank 0 and broadcast; when rank 0 cannot make one
+// (NCCL finds no usable network interface, say) every rank learns why instead of waiting.
+CommId share_unique_id(CommOps& ops, MPI_Comm comm, int rank) {
+  struct Hello {
+    int ok = 1;
+    CommId id;
+    char why[512] = {0};
+  } hello;
+  if (rank == 0) {
+    const CommResult r = ops.unique_id(&hello.id);
+    if (!r.ok()) {
+      hello.ok = 0;
+      std::snprintf(hello.why, sizeof hello.why, "%s", r.text.c_str());
+    }
+  }
+  CB_MPI_CHECK(MPI_Bcast(&hello, sizeof hello, MPI_BYTE, 0, comm));
+  if (!hello.ok)
+    throw CommError(std::string("ncclGetUniqueId failed on rank 0: ") + hello.why, false);
+  return hello.id;
 }
 
 class NcclBackend final : public Backend {
@@ -159,16 +157,9 @@ class NcclBackend final : public Backend {
         timeout_s_(o.timeout_s),
         gpu_map_(o.gpu_map),
         device_(device),
-        gpus_(std::move(gpus)) {
-    CB_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&d_check_), sizeof(*d_check_)));
-    CB_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&h_check_), sizeof(*h_check_)));
-  }
-  ~NcclBackend() override {
-    for (auto e : start_) cudaEventDestroy(e);
-    for (auto e : stop_) cudaEventDestroy(e);
-    if (d_check_) cudaFree(d_check_);
-    if (h_check_) cudaFreeHost(h_check_);
-  }
+        gpus_(std::move(gpus)),
+        dev_(make_cuda_device_ops(device)),
+        ops_(make_nccl_comm_ops()) {}
   NcclBackend(const NcclBackend&) = delete;
   NcclBackend& operator=(const NcclBackend&) = delete;
 
@@ -176,59 +167,84 @@ class NcclBackend final : public Backend {
 
   std::unique_ptr<Algorithm> make_native(AlgorithmId id) override { return make_nccl_native(id); }
 
-  std::unique_ptr<collectives::Transport> make_transport(MPI_Comm comm) override {
-    auto t = collectives::make_nccl_transport(comm, device_);
+  // Rank 0 makes the unique id, MPI_Bcast shares it, every rank joins the communicator; the
+  // supervisor waits for it (and aborts it) within --timeout. Collective over comm.
+  std::unique_ptr<Transport> make_transport(MPI_Comm comm) override {
+    int rank = 0, size = 1;
+    CB_MPI_CHECK(MPI_Comm_rank(comm, &rank));
+    CB_MPI_CHECK(MPI_Comm_size(comm, &size));
+    CB_CUDA_CHECK(cudaSetDevice(device_));
+    auto sup = std::make_shared<CommSupervisor>(*ops_, timeout_s_);
+    {
+      std::lock_guard lock(active_mu_);
+      active_sup_ = sup;
+    }
+    const CommId id = share_unique_id(*ops_, comm, rank);
+    const CommHandle c = sup->init(size, id, rank);
+    auto t = std::make_unique<NcclTransport>(sup, c, dev_, true);
     active_ = t.get();
     return t;
   }
 
-  void fill_input(collectives::Transport& t, void* buf, const collectives::CollectiveArgs& a,
-                  int rank, int ranks, std::uint64_t seed) override {
-    check_launch(collectives::cuda::fill_input(buf, a, rank, ranks, seed, as_nccl(t).stream()),
-                 "the device fill kernel");
+  void fill_input(Transport& t, void* buf, const CollectiveArgs& a, int rank, int ranks,
+                  std::uint64_t seed) override {
+    throw_if_failed(as_nccl(t).device().fill_input(buf, a, rank, ranks, seed));
   }
 
-  void fill_sentinel(collectives::Transport& t, void* buf,
-                     const collectives::CollectiveArgs& a) override {
-    check_launch(collectives::cuda::fill_sentinel(buf, a, t.rank(), t.size(), as_nccl(t).stream()),
-                 "the device sentinel fill");
+  void fill_sentinel(Transport& t, void* buf, const CollectiveArgs& a) override {
+    throw_if_failed(as_nccl(t).device().fill_sentinel(buf, a, t.rank(), t.size()));
   }
 
-  collectives::CheckResult check_output(collectives::Transport& t, const void* buf,
-                                        const collectives::CollectiveArgs& a, int rank, int ranks,
-                                        std::uint64_t seed) override {
-    NcclTransport& n = as_nccl(t);
-    check_launch(collectives::cuda::check_output(buf, a, rank, ranks, seed, d_check_, n.stream()),
-                 "the device check kernel");
-    // Only the counts come back (32 bytes), never the buffer.
-    check_launch(
-        cudaMemcpyAsync(h_check_, d_check_, sizeof(*h_check_), cudaMemcpyDeviceToHost, n.stream()),
-        "copying the check counts to the host");
-    const Status st = n.synchronize(Deadline::In(timeout_s_));
-    if (!st.ok()) throw Error("the device check did not complete: " + st.message);
-    collectives::CheckResult r;
-    r.wrong = h_check_->wrong;
-    if (r.wrong) {
-      r.first_wrong = static_cast<std::int64_t>(h_check_->first_wrong);
-      r.first_expected = h_check_->first_expected;
-      r.first_actual = h_check_->first_actual;
-    }
+  CheckResult check_output(Transport& t, const void* buf, const CollectiveArgs& a, int rank,
+                           int ranks, std::uint64_t seed) override {
+    CheckResult r;
+    throw_if_failed(check_on_device(as_nccl(t), buf, a, rank, ranks, seed, timeout_s_, &r));
     return r;
   }
 
-  void corrupt(collectives::Transport& t, void* buf, const collectives::CollectiveArgs& a, int rank,
-               int ranks, std::size_t index) override {
+  void corrupt(Transport& t, void* buf, const CollectiveArgs& a, int rank, int ranks,
+               std::size_t index) override {
     const auto off = output_element_offset(a, rank, ranks, index);
     if (!off) return;
-    check_launch(collectives::cuda::add_to_element(buf, *off / dtype_size(a.dtype), a.dtype, 3,
-                                                   as_nccl(t).stream()),
-                 "the corrupt hook");
+    throw_if_failed(
+        as_nccl(t).device().add_to_element(buf, *off / dtype_size(a.dtype), a.dtype, 3));
   }
 
   Status time_iterations(const TimedLoop& loop, std::span<double> seconds) override {
     if (!active_) return Status::Failure("nccl backend: time_iterations before make_transport");
-    ensure_events(seconds.size());
-    return cuda_graph_ > 0 ? time_graph(loop, seconds) : time_stream(loop, seconds);
+    return time_on_device(*active_, loop, seconds, cuda_graph_);
+  }
+
+  Status run_once(Transport& t, Algorithm& algo, const CollectiveArgs& a, const void* send,
+                  void* recv, double timeout_s) override {
+    return run_once_on_device(as_nccl(t), algo, a, send, recv, timeout_s, cuda_graph_);
+  }
+
+  std::size_t rotation_bytes() override { return rotation_bytes_for_cache(dev_->cache_bytes()); }
+
+  Status close_transport(Transport& t, double timeout_s) override {
+    const Status st = as_nccl(t).close(Deadline::In(timeout_s));
+    active_ = nullptr;
+    std::lock_guard lock(active_mu_);
+    active_sup_.reset();
+    return st;
+  }
+
+  void abort_communication(const std::string& why) noexcept override {
+    std::shared_ptr<CommSupervisor> sup;
+    {
+      std::lock_guard lock(active_mu_);
+      sup = active_sup_;
+    }
+    if (sup) sup->request_abort(why);
+  }
+
+  std::string timing_note(Algorithm& algo, const CollectiveArgs& a) override {
+    if (algo.name() == "nccl" && a.collective == Collective::kAllToAll && a.in_place)
+      return "in-place nccl all-to-all includes a device copy of the n-byte input to scratch "
+             "before ncclAlltoAll (NCCL's all-to-all cannot run in place); out-of-place is the "
+             "collective alone";
+    return "";
   }
 
   std::size_t memory_available_per_rank(int /*ranks_on_node*/) override {
@@ -251,127 +267,26 @@ class NcclBackend final : public Backend {
     m["device_memory_per_rank_bytes"] = least;
     m["cuda_graph_launches"] = cuda_graph_;
     m["gpu_map"] = gpu_map_.empty() ? json(nullptr) : json(gpu_map_);
+    m["rotation_bytes_per_buffer"] = rotation_bytes();
+    m["p2p_size_checks"] = default_check_p2p_sizes();
     return m;
   }
 
-  double estimate_us(collectives::Algorithm& algo,
-                     const collectives::CollectiveArgs& args) override {
-    return collectives::nccl_estimate_us(algo, args).value_or(-1.0);
+  double estimate_us(Algorithm& algo, const CollectiveArgs& args) override {
+    return nccl_estimate_us(algo, args).value_or(-1.0);
   }
 
  private:
-  void ensure_events(std::size_t n) {
-    while (start_.size() < n) {
-      cudaEvent_t a = nullptr, b = nullptr;
-      CB_CUDA_CHECK(cudaEventCreate(&a));
-      CB_CUDA_CHECK(cudaEventCreate(&b));
-      start_.push_back(a);
-      stop_.push_back(b);
-    }
-  }
-
-  // Enqueues iteration i between its two events. External records make the events real nodes
-  // of a graph being captured (a plain record would only order the capture).
-  Status enqueue_iteration(const TimedLoop& loop, std::size_t i, bool capturing) {
-    cudaStream_t s = active_->stream();
-    std::byte* r = loop.recv + loop.offsets[i];
-    const std::byte* in = loop.args.in_place ? r : loop.send + loop.offsets[i];
-    const unsigned flags = capturing ? cudaEventRecordExternal : cudaEventRecordDefault;
-    if (cudaError_t e = cudaEventRecordWithFlags(start_[i], s, flags); e != cudaSuccess)
-      return Status::Failure("cudaEventRecord failed: " + cuda_error_text(e));
-    Status st = loop.algorithm->run(in, r, loop.args, Deadline::In(loop.timeout_s));
-    if (!st.ok()) return st;
-    if (cudaError_t e = cudaEventRecordWithFlags(stop_[i], s, flags); e != cudaSuccess)
-      return Status::Failure("cudaEventRecord failed: " + cuda_error_text(e));
-    return Status::Ok();
-  }
-
-  // Waits for the iterations in order (each within --timeout of the previous one), moving the
-  // watchdog's progress as they finish, then reads every iteration's event pair.
-  Status collect(const TimedLoop& loop, std::span<double> seconds) {
-    for (std::size_t i = 0; i < seconds.size(); ++i) {
-      loop.progress->enter(static_cast<std::int64_t>(i));
-      Status st = wait_event(stop_[i], *active_, Deadline::In(loop.timeout_s), i);
-      loop.progress->leave();
-      if (!st.ok()) return st;
-    }
-    for (std::size_t i = 0; i < seconds.size(); ++i) {
-      float ms = 0;
-      if (cudaError_t e = cudaEventElapsedTime(&ms, start_[i], stop_[i]); e != cudaSuccess)
-        return Status::Failure("cudaEventElapsedTime failed: " + cuda_error_text(e));
-      seconds[i] = static_cast<double>(ms) * 1e-3;
-    }
-    if (!active_->deferred_error().empty()) return Status::Failure(active_->deferred_error());
-    return Status::Ok();
-  }
-
-  // Back to back on the stream: the host enqueues every iteration, the GPU runs them in order.
-  Status time_stream(const TimedLoop& loop, std::span<double> seconds) {
-    for (std::size_t i = 0; i < seconds.size(); ++i) {
-      loop.progress->enter(static_cast<std::int64_t>(i));
-      Status st = enqueue_iteration(loop, i, false);
-      loop.progress->leave();
-      if (!st.ok()) return st;
-    }
-    return collect(loop, seconds);
-  }
-
-  // The iterations captured once into a graph (with their events), launched --cuda-graph times;
-  // the samples are those of the last launch, the earlier ones warm the graph. One collective
-  // runs on the stream first, so that NCCL's lazy connection setup for this pattern of peers
-  // never happens inside a capture.
-  Status time_graph(const TimedLoop& loop, std::span<double> seconds) {
-    cudaStream_t s = active_->stream();
-    {
-      std::byte* r = loop.recv + loop.offsets[0];
-      const std::byte* in = loop.args.in_place ? r : loop.send + loop.offsets[0];
-      loop.progress->enter(0);
-      Status st = loop.algorithm->run(in, r, loop.args, Deadline::In(loop.timeout_s));
-      if (st.ok()) st = active_->synchronize(Deadline::In(loop.timeout_s));
-      loop.progress->leave();
-      if (!st.ok()) return st;
-    }
-    if (cudaError_t e = cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal);
-        e != cudaSuccess)
-      return Status::Failure("cudaStreamBeginCapture failed: " + cuda_error_text(e));
-    Status st = Status::Ok();
-    for (std::size_t i = 0; i < seconds.size() && st.ok(); ++i)
-      st = enqueue_iteration(loop, i, true);
-    cudaGraph_t graph = nullptr;
-    const cudaError_t end = cudaStreamEndCapture(s, &graph);  // always ends the capture
-    if (st.ok() && end != cudaSuccess)
-      st = Status::Failure("cudaStreamEndCapture failed: " + cuda_error_text(end) +
-                           " (an operation of this algorithm cannot be captured)");
-    cudaGraphExec_t exec = nullptr;
-    if (st.ok()) {
-      if (cudaError_t e = cudaGraphInstantiate(&exec, graph, 0); e != cudaSuccess)
-        st = Status::Failure("cudaGraphInstantiate failed: " + cuda_error_text(e));
-    }
-    if (st.ok()) {
-      if (cudaError_t e = cudaGraphUpload(exec, s); e != cudaSuccess)
-        st = Status::Failure("cudaGraphUpload failed: " + cuda_error_text(e));
-    }
-    for (int l = 0; l < cuda_graph_ && st.ok(); ++l) {
-      if (cudaError_t e = cudaGraphLaunch(exec, s); e != cudaSuccess) {
-        st = Status::Failure("cudaGraphLaunch failed: " + cuda_error_text(e));
-        break;
-      }
-      st = collect(loop, seconds);
-    }
-    if (exec) cudaGraphExecDestroy(exec);
-    if (graph) cudaGraphDestroy(graph);
-    return st;
-  }
-
   int cuda_graph_;
   double timeout_s_;
   std::string gpu_map_;
   int device_;
   json gpus_;
+  std::shared_ptr<DeviceOps> dev_;
+  std::unique_ptr<CommOps> ops_;
   NcclTransport* active_ = nullptr;  // the transport of the rank set being measured
-  std::vector<cudaEvent_t> start_, stop_;
-  collectives::cuda::DeviceCheck* d_check_ = nullptr;
-  collectives::cuda::DeviceCheck* h_check_ = nullptr;  // pinned
+  std::mutex active_mu_;             // the watchdog thread reads active_sup_
+  std::shared_ptr<CommSupervisor> active_sup_;
 };
 
 }  // namespace
@@ -395,10 +310,9 @@ std::optional<std::string> gpu_visibility_problem(int* visible) {
 json gpu_library_versions() {
   json v;
   int nccl = 0;
-  v["nccl_version"] = ncclGetVersion(&nccl) == ncclSuccess
-                          ? json(collectives::nccl_version_string(nccl))
-                          : json(nullptr);
-  v["nccl_version_built"] = collectives::nccl_version_string(NCCL_VERSION_CODE);
+  v["nccl_version"] =
+      ncclGetVersion(&nccl) == ncclSuccess ? json(nccl_version_string(nccl)) : json(nullptr);
+  v["nccl_version_built"] = nccl_version_string(NCCL_VERSION_CODE);
   int rt = 0, drv = 0;
   v["cuda_runtime_version"] =
       cudaRuntimeGetVersion(&rt) == cudaSuccess ? json(cuda_version_string(rt)) : json(nullptr);
@@ -432,6 +346,7 @@ json local_gpu_info(int device) {
   g["memory_bytes"] = static_cast<std::int64_t>(p.totalGlobalMem);
   g["compute_capability"] = std::to_string(p.major) + "." + std::to_string(p.minor);
   g["sm_count"] = p.multiProcessorCount;
+  g["l2_cache_bytes"] = p.l2CacheSize;
   return g;
 }
 

@@ -183,6 +183,21 @@ def _layout_text(shapes):
     return ", ".join(parts)
 
 
+def _timing_modes(groups):
+    # Files from before --timing existed timed every call: per-call.
+    return {rec.get("timing", "per-call") for entries in groups.values() for _, rec in entries}
+
+
+def _same_timing(args, base, cur):
+    """Times taken under different --timing modes measure different quantities (a loop
+    average is not a per-iteration maximum): such sets are not compared."""
+    b, c = _timing_modes(base), _timing_modes(cur)
+    if len(b) > 1 or len(c) > 1 or b != c:
+        raise InputError(
+            f"different timing modes: {args.baseline} has --timing {', '.join(sorted(b))}, "
+            f"{args.current} has --timing {', '.join(sorted(c))}; compare runs of one mode")
+
+
 def analyse(args):
     def wanted(rec):
         if args.collective and rec["collective"] not in args.collective:
@@ -195,6 +210,7 @@ def analyse(args):
     cur_set = load_set(args.current, array_samples=True)
     base = group_records(base_set, wanted)
     cur = group_records(cur_set, wanted)
+    _same_timing(args, base, cur)
     common = sorted(set(base) & set(cur), key=sort_key)
     only_base = sorted(set(base) - set(cur), key=sort_key)
     only_cur = sorted(set(cur) - set(base), key=sort_key)
@@ -269,6 +285,13 @@ def analyse(args):
                 point["status"] = "not significant"
             else:
                 point["status"] = "ok"
+        # A point whose samples switched regime (or whose repeats disagree) on either side is
+        # reported apart: its median is not one number, so it must not decide the verdict.
+        unstable = [side for side, recs in (("baseline", base[key]), ("current", cur[key]))
+                    if any(rec.get("stable") is False for _, rec in recs)]
+        if unstable:
+            point["unstable"] = unstable
+            point["status"] = "unstable"
         if wrong > 0:
             point["status"] = "wrong results"
         points.append(point)
@@ -305,12 +328,16 @@ def verdict(report):
     bad = [p for p in points if p["status"] == "regression"]
     wrong = [p for p in points if p["status"] == "wrong results"]
     improved = sum(1 for p in points if p["status"] == "improvement")
+    unstable = sum(1 for p in points if p["status"] == "unstable")
     noisy = sum(1 for p in points if p["status"] == "not significant")
     extras = []
     if improved:
         extras.append(f"{improved} improved")
     if noisy:
         extras.append(f"{noisy} beyond threshold but not significant")
+    if unstable:
+        extras.append(f"{unstable} unstable point(s) reported apart (samples not one regime: "
+                      "rerun them with --stable)")
     if report["only_baseline"]:
         extras.append(f"{len(report['only_baseline'])} only in baseline")
     if report["only_current"]:
@@ -343,6 +370,7 @@ def _point_text(p):
 # --- output -------------------------------------------------------------------------------
 
 _STATUS_MARK = {"regression": "🔴 regression", "improvement": "🟢 improvement",
+                "unstable": "🟡 unstable (not judged)",
                 "not significant": "⚪ not significant", "ok": "ok",
                 "untested": "untested", "wrong results": "🔴 wrong results"}
 
@@ -391,7 +419,7 @@ def markdown(report, verdict_text):
         lines.extend(f"- {w}" for w in report["warnings"])
         lines.append("")
     flagged = [p for p in report["points"]
-               if p["status"] in ("regression", "wrong results", "improvement",
+               if p["status"] in ("regression", "wrong results", "improvement", "unstable",
                                   "not significant")]
     if flagged:
         lines.append("### Points beyond the threshold")

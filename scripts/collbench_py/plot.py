@@ -32,6 +32,14 @@ example: collbench-plot results/runs/ --out plots/ --sizes 1K,1M,64M
 FIELD_ORDER = ("source", "algorithm", "backend", "dtype", "op", "placement", "ranks")
 
 
+# What the size axis means per collective (nccl-tests' size convention, as the result files).
+SIZE_LABELS = {
+    "allreduce": "message size: each rank's vector (K/M/G = 1024^k)",
+    "alltoall": "message size: total bytes each rank sends (K/M/G = 1024^k)",
+    "reducescatter": "message size: each rank's input, p blocks (K/M/G = 1024^k)",
+    "allgather": "message size: each rank's output, p blocks (K/M/G = 1024^k)",
+}
+
 def build_parser():
     parser = make_parser(PROG, DESCRIPTION, EPILOG)
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="result file or folder")
@@ -63,7 +71,9 @@ def build_parser():
                              "prints) or from the median (busbw_p50_gbps); default mean")
     parser.add_argument("--projection", action="append", default=[], metavar="FILE",
                         help="cost-model projection (collbench model predict --json FILE) drawn "
-                             "dashed beside the measurements, at the measured rank counts")
+                             "dashed beside the measurements, at the measured rank counts, with "
+                             "the calibration record's error band shaded and a cross on points "
+                             "beyond every published case (extrapolated)")
     parser.add_argument("--formats", default="png,svg",
                         help="image formats, comma-separated (default png,svg)")
     parser.add_argument("--title", default=None, help="text added to every title")
@@ -154,15 +164,19 @@ def _constant_text(entries, names, skip=()):
 
 
 def _aggregate(entries, value_of, x_of):
-    """(series key -> {x: [values]}) -> sorted points with median and spread."""
-    buckets = {}
+    """(series key -> {x: [values]}) -> sorted points with median and spread; the spread's
+    last field counts the records flagged unstable at that x (their samples are not one
+    regime), which the figures ring in red."""
+    buckets, unstable = {}, {}
     for entry in entries:
-        buckets.setdefault(x_of(entry), []).append(value_of(entry))
+        x = x_of(entry)
+        buckets.setdefault(x, []).append(value_of(entry))
+        unstable[x] = unstable.get(x, 0) + (1 if entry.rec.get("stable") is False else 0)
     points, spread = [], []
     for x in sorted(buckets):
         values = buckets[x]
         points.append([x, _median(values)])
-        spread.append([x, min(values), max(values), len(values)])
+        spread.append([x, min(values), max(values), len(values), unstable[x]])
     return points, spread
 
 
@@ -201,7 +215,21 @@ def _draw_series(ax, series):
             high = [s[2] - y for y, s in zip(ys, item["spread"])]
             ax.errorbar(xs, ys, yerr=[low, high], fmt="none", ecolor=kwargs["color"],
                         alpha=0.5, capsize=2, linewidth=1)
+    _mark_unstable(ax, series)
     return styles
+
+
+def _mark_unstable(ax, series):
+    """Red rings on the points measured unstable (one legend entry for all of them)."""
+    xs, ys = [], []
+    for item in series:
+        for point, spread in zip(item["points"], item["spread"]):
+            if len(spread) > 4 and spread[4] > 0:
+                xs.append(point[0])
+                ys.append(point[1])
+    if xs:
+        ax.scatter(xs, ys, s=110, facecolors="none", edgecolors="red", linewidths=1.5,
+                   zorder=5, label="unstable (samples not one regime)")
 
 
 _PROJECTION_FIELDS = ("collective", "algorithm", "bytes", "gpus", "time_us", "busbw_gbps")
@@ -260,10 +288,21 @@ def _projection_series(projections, collective, measured, x_field, fixed, metric
         if x_field == "gpus" and "bytes" in fixed:
             name += f" @ {format_size(group[0]['bytes'])}"
         value = "busbw_gbps" if metric == "busbw" else "time_us"
-        series.append({"name": name, "fields": {"algorithm": algorithm, "fabric": fabric,
-                                                **{k: group[0][k] for k in fixed}},
-                       "points": [[p[x_field], float(p[value])] for p in group]})
+        item = {"name": name, "fields": {"algorithm": algorithm, "fabric": fabric,
+                                         **{k: group[0][k] for k in fixed}},
+                "points": [[p[x_field], float(p[value])] for p in group]}
+        # The calibration record's error band of each point (model predict writes it where a
+        # published case covers the point's regime), and where the model extrapolates.
+        low, high = _BAND_FIELDS["busbw" if metric == "busbw" else "time"]
+        if all(low in p and high in p for p in group):
+            item["band"] = [[p[x_field], float(p[low]), float(p[high])] for p in group]
+        item["extrapolated"] = [p[x_field] for p in group if p.get("extrapolated")]
+        series.append(item)
     return series
+
+
+_BAND_FIELDS = {"busbw": ("busbw_low_gbps", "busbw_high_gbps"),
+                "time": ("time_low_us", "time_high_us")}
 
 
 def _draw_projection(ax, projection, measured, styles):
@@ -284,6 +323,16 @@ def _draw_projection(ax, projection, measured, styles):
         ax.plot([p[0] for p in item["points"]], [p[1] for p in item["points"]],
                 label=item["name"], color=color, linestyle=(0, (4, 2)), linewidth=1.3,
                 marker=marker, markersize=4, markerfacecolor="none", alpha=0.85)
+        if item.get("band"):
+            ax.fill_between([b[0] for b in item["band"]], [b[1] for b in item["band"]],
+                            [b[2] for b in item["band"]], color=color, alpha=0.12, linewidth=0,
+                            label=item["name"] + " (calibration band)")
+        extrapolated = set(item.get("extrapolated", []))
+        if extrapolated:
+            # Hollow markers only say "model"; a cross says "beyond every published case".
+            xs = [p for p in item["points"] if p[0] in extrapolated]
+            ax.plot([p[0] for p in xs], [p[1] for p in xs], linestyle="none", marker="x",
+                    markersize=5, color=color, alpha=0.85)
 
 
 def size_figure(kind, collective, entries, args, caption_files):
@@ -319,8 +368,7 @@ def size_figure(kind, collective, entries, args, caption_files):
     sizes = [p[0] for s in series for p in s["points"]]
     ax.set_xscale("log", base=2)
     plotting.binary_size_axis(ax.xaxis, sizes)
-    ax.set_xlabel("message size (bytes; K/M/G = 1024^k)" if collective == "allreduce"
-                  else "message size: total bytes each rank sends (K/M/G = 1024^k)")
+    ax.set_xlabel(SIZE_LABELS.get(collective, "message size (bytes; K/M/G = 1024^k)"))
     if kind == "busbw":
         what = "bus bandwidth"
         ax.set_ylabel(f"bus bandwidth (GB/s, decimal; from {args.bw_stat} time)")

@@ -20,7 +20,16 @@ SCHEMA_NAME = "collbench.result"
 KNOWN_VERSIONS = (1,)
 
 # The fields that identify a measured point (the same configuration in two runs).
-KEY_FIELDS = ("collective", "algorithm", "dtype", "op", "bytes", "ranks", "placement")
+# "step" is the training-step item of a `workload run` record ("" elsewhere): two items of one
+# step can share every other field (a TP and a DP all-reduce of the same size).
+KEY_FIELDS = ("collective", "algorithm", "dtype", "op", "bytes", "ranks", "placement", "step")
+
+
+def _field(rec, name):
+    if name == "step":
+        step = rec.get("step")
+        return step.get("what", "") if isinstance(step, dict) else ""
+    return rec[name]
 
 # Used only when the schema file cannot be found next to the scripts.
 _FALLBACK_TOP = ("schema", "schema_version", "complete", "provenance", "options", "records")
@@ -467,15 +476,16 @@ def default_label(result_set):
 
 
 def record_key(rec):
-    return tuple(rec[name] for name in KEY_FIELDS)
+    return tuple(_field(rec, name) for name in KEY_FIELDS)
 
 
 def key_text(key):
     """'allreduce ring float32 sum 1M 8 ranks out'"""
     from .units import format_size
     values = dict(zip(KEY_FIELDS, key))
+    step = f" [{values['step']}]" if values.get("step") else ""
     return (f"{values['collective']}/{values['algorithm']} {values['dtype']} {values['op']} "
-            f"{format_size(values['bytes'])} {values['ranks']} ranks {values['placement']}")
+            f"{format_size(values['bytes'])} {values['ranks']} ranks {values['placement']}{step}")
 
 
 def group_records(result_set, predicate=None):
@@ -491,4 +501,4 @@ def group_records(result_set, predicate=None):
 def sort_key(key):
     values = dict(zip(KEY_FIELDS, key))
     return (values["collective"], values["algorithm"], values["dtype"], values["op"],
-            values["placement"], values["ranks"], values["bytes"])
+            values["placement"], values["ranks"], values["bytes"], values.get("step", ""))

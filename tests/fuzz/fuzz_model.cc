@@ -1,11 +1,14 @@
-// Fuzz entry points of the model's inputs: result files (fit), fabrics, training workloads.
+// Fuzz entry points of the model's inputs: result files (fit), fabrics, training workloads, the
+// calibration record.
 #include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "collectives/error.h"
 #include "tests/fuzz/fuzz_util.h"
+#include "topology/model/calibration.h"
 #include "topology/model/cost_model.h"
+#include "topology/model/error_band.h"
 #include "topology/model/fabric.h"
 #include "topology/model/fit.h"
 #include "topology/model/profiles.h"
@@ -156,6 +159,37 @@ void fuzz_workload(const std::uint8_t* data, std::size_t size) {
     } catch (const UsageError& e) {
       check_message(e);
     }
+  }
+}
+
+void fuzz_calibration(const std::uint8_t* data, std::size_t size) {
+  // As `model validate --published FILE` reads it: every rule of the record's README, then each
+  // case predicted on its fabric and the error bands.
+  write_scratch(as_text(data, size));
+  model::CalibrationRecord record;
+  try {
+    record = model::load_calibration({scratch_file()});
+  } catch (const UsageError& e) {
+    check_named(e, scratch_file());
+    return;
+  }
+  std::size_t tests = 0;
+  for (const auto& c : record.cases) {
+    require(c.gpus >= 2 && c.value > 0 && c.model_bytes > 0, "a case with bad numbers kept");
+    require(c.system.domains == (c.gpus + c.system.gpus_per_domain - 1) / c.system.gpus_per_domain,
+            "a case whose domains do not follow from its GPUs kept");
+    tests += c.test ? 1 : 0;
+  }
+  require(!record.cases.empty() && tests * 5 >= record.cases.size(), "the test share not kept");
+  try {
+    const model::CalibrationReport rep = model::evaluate_calibration(record);
+    for (const auto& r : rep.results)
+      require(std::isfinite(r.error) && r.predicted > 0,
+              "a case predicted as " + std::to_string(r.predicted));
+    for (const auto& b : rep.bands) require(b.lo <= b.hi, "a band upside down");
+    model::baseline_figures(rep);
+  } catch (const UsageError& e) {
+    check_message(e);
   }
 }
 

@@ -23,9 +23,13 @@ struct Target {
   const char* name;  // folder under tests/fuzz/corpus/ and tests/fuzz/regressions/
   void (*run)(const std::uint8_t*, std::size_t);
 };
-constexpr Target kTargets[] = {{"size", fuzz_size},         {"cli", fuzz_cli},
-                               {"result", fuzz_result},     {"fabric", fuzz_fabric},
-                               {"workload", fuzz_workload}, {"selection", fuzz_selection}};
+constexpr Target kTargets[] = {{"size", fuzz_size},
+                               {"cli", fuzz_cli},
+                               {"result", fuzz_result},
+                               {"fabric", fuzz_fabric},
+                               {"workload", fuzz_workload},
+                               {"selection", fuzz_selection},
+                               {"calibration", fuzz_calibration}};
 
 std::vector<fs::path> inputs(const std::string& kind, const std::string& target) {
   std::vector<fs::path> out;

@@ -7,7 +7,7 @@
 // Anything else escapes: another exception type (main() would die on it), a broken promise
 // (PropertyViolation), or what the sanitizers report.
 //
-// Defined in fuzz_bench.cc (size, cli), fuzz_model.cc (result, fabric, workload) and
+// Defined in fuzz_bench.cc (size, cli), fuzz_model.cc (result, fabric, workload, calibration) and
 // fuzz_selection.cc. The libFuzzer executables (tests/fuzz/CMakeLists.txt, clang) call one entry
 // each; the unit test test_fuzz_regressions (replay_test.cc) replays the seed corpora and every
 // input kept in tests/fuzz/regressions/<target>/ through the same functions, in every build.
@@ -39,6 +39,9 @@ void fuzz_result(const std::uint8_t* data, std::size_t size);
 void fuzz_fabric(const std::uint8_t* data, std::size_t size);
 // A training configuration as `collbench model step --config` reads and uses it.
 void fuzz_workload(const std::uint8_t* data, std::size_t size);
+// A calibration file as `collbench model validate --published FILE` reads it, every case then
+// predicted and the error bands derived.
+void fuzz_calibration(const std::uint8_t* data, std::size_t size);
 // A selection table for `--algo auto` (collectives::SelectionTable::parse) and its round trip.
 void fuzz_selection(const std::uint8_t* data, std::size_t size);
 

@@ -55,7 +55,8 @@ def test_generated_fixture_follows_the_real_schema(tmp_path):
                            repeats=2)
     result = read_result_file(str(gen.write(tmp_path / "r.json", data)))
     assert len(result.records) == 2 * 2 * 2 * 2 * len(gen.default_sizes())
-    assert record_key(result.records[0]) == ("allreduce", "ring", "float32", "sum", 8, 2, "out")
+    assert record_key(result.records[0]) == ("allreduce", "ring", "float32", "sum", 8, 2, "out",
+                                                "")
 
 
 def test_folder_set_skips_foreign_json(tmp_path):

@@ -341,3 +341,33 @@ def test_json_report_round_trips(tmp_path, baseline):
     assert report["rule"]["small_bytes"] == 65536
     assert report["rule"]["family_size"] == 18
     assert report["exit_code"] == 1
+
+
+# --- timing modes and unstable points -------------------------------------------------------
+
+def test_different_timing_modes_are_refused(tmp_path, baseline):
+    data = model(2)
+    for rec in data["records"]:
+        rec["timing"] = "loop"
+    current = gen.write(tmp_path / "current.json", data)
+    result = run_script("collbench-compare", str(baseline), str(current))
+    assert result.returncode == 2
+    assert "different timing modes" in result.stderr
+    assert "--timing loop" in result.stderr and "--timing per-call" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unstable_points_are_reported_apart(tmp_path, baseline):
+    data = model(2)
+    slowed = gen.scaled_copy(data, 1.5, min_bytes=LARGE)
+    for rec in slowed["records"]:
+        if rec["bytes"] >= LARGE:
+            rec["stable"] = False
+    current = gen.write(tmp_path / "current.json", slowed)
+    code, report = in_process(baseline, current)
+    assert code == 0, "unstable points must not decide the verdict"
+    statuses = {p["status"] for p in report["points"] if p["bytes"] >= LARGE}
+    assert statuses == {"unstable"}
+    assert all(p["unstable"] == ["current"] for p in report["points"] if p["bytes"] >= LARGE)
+    _, text = compare.verdict(report)
+    assert "unstable point(s) reported apart" in text

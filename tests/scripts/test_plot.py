@@ -150,17 +150,25 @@ def test_help():
     assert out.returncode == 0 and "scaling" in out.stdout and "--sizes" in out.stdout
 
 
-def _projection(path, gpus, sizes, algorithms=("ring", "recursive_doubling")):
-    """A file shaped like `collbench model predict --json`: time = a + b * bytes."""
+def _projection(path, gpus, sizes, algorithms=("ring", "recursive_doubling"), bands=False):
+    """A file shaped like `collbench model predict --json`: time = a + b * bytes; with `bands`,
+    each point carries the calibration record's band (-20%/+10%) and counts above 8 GPUs are
+    extrapolated."""
     points = []
     for algorithm in algorithms:
         for g in gpus:
             for size in sizes:
                 t = 5.0 * g + size / 2e3
-                points.append({"fabric": "h100", "collective": "allreduce",
-                               "algorithm": algorithm, "bytes": size, "gpus": g, "time_us": t,
-                               "algbw_gbps": size / t / 1e3,
-                               "busbw_gbps": size / t / 1e3 * 2 * (g - 1) / g})
+                point = {"fabric": "h100", "collective": "allreduce",
+                         "algorithm": algorithm, "bytes": size, "gpus": g, "time_us": t,
+                         "algbw_gbps": size / t / 1e3,
+                         "busbw_gbps": size / t / 1e3 * 2 * (g - 1) / g}
+                if bands:
+                    point.update({"busbw_low_gbps": point["busbw_gbps"] * 0.8,
+                                  "busbw_high_gbps": point["busbw_gbps"] * 1.1,
+                                  "time_low_us": t / 1.1, "time_high_us": t / 0.8,
+                                  "extrapolated": g > 8, "regime": "multi_domain"})
+                points.append(point)
     import json
     path.write_text(json.dumps({"command": "model predict", "sizes": sizes, "gpus": gpus,
                                 "points": points}))
@@ -185,6 +193,23 @@ def test_model_projection_beside_the_measurements(tmp_path):
     assert model["name"] == "model: ring @ 1M"
     assert [p[0] for p in model["points"]] == [2, 4, 8, 1024]  # projects beyond 4 ranks
     assert (tmp_path / "p" / "allreduce-scaling-time.png").stat().st_size > 10_000
+
+
+def test_projection_draws_the_calibration_band(tmp_path):
+    data = gen.make_result(seed=6, sizes=SIZES, algorithms=("ring",), ranks=(2, 4))
+    src = gen.write(tmp_path / "m.json", data)
+    proj = _projection(tmp_path / "p.json", [2, 4, 8, 1024], [4, 8, 1024, MIB], bands=True)
+    out = run_script("collbench-plot", src, "--projection", proj, "-o", tmp_path / "p",
+                     "--sizes", "1M")
+    assert out.returncode == 0, out.stderr
+    busbw = read_json(tmp_path / "p" / "allreduce-busbw.json")
+    (model,) = busbw["projection_series"]
+    for (x, y), (bx, lo, hi) in zip(model["points"], model["band"]):
+        assert x == bx and lo == pytest.approx(0.8 * y) and hi == pytest.approx(1.1 * y)
+    scaling = read_json(tmp_path / "p" / "allreduce-scaling-time.json")
+    (model,) = scaling["projection_series"]
+    assert model["extrapolated"] == [1024]
+    assert [b[2] for b in model["band"]] == pytest.approx([p[1] / 0.8 for p in model["points"]])
 
 
 def test_bad_projection_file(tmp_path):

@@ -8,6 +8,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -211,7 +212,7 @@ def test_sweep_template_runs_under_slurm(slurm, tmp_path, launcher):
     env.update(COLLBENCH=binary, COLLBENCH_ROOT=str(REPO), OUT_DIR=str(out_dir),
                COLLBENCH_ARGS="allreduce -b 8 -e 4K -f 8 -n 10 -w 2 --quiet",
                NODE_COUNTS="1", LAUNCHER=launcher, LABEL="slurm-test", PLOT="1",
-               STEP_TIMEOUT="120",
+               STEP_TIMEOUT="120", HISTORY=str(tmp_path / "history.sqlite"),
                MPIRUN_ARGS="--oversubscribe --bind-to none --mca btl self,vader,tcp")
     submit = subprocess.run(["sbatch", "--parsable", "--nodes=1", "--ntasks-per-node=2",
                              f"--output={log}", "--time=5", str(TEMPLATE)],
@@ -236,3 +237,9 @@ def test_sweep_template_runs_under_slurm(slurm, tmp_path, launcher):
     assert manifest["node_counts"] == [1] and not manifest["problems"]
     assert (out_dir / "plots" / "allreduce-busbw.png").stat().st_size > 0
     assert "collbench-collect: 1 result file(s)" in text
+    # The history hook: the sweep (not its manifest or plot data) is in the store.
+    assert "collbench-history: 1 stored, 0 replaced, 0 already present; 1 runs in" in text
+    conn = sqlite3.connect(tmp_path / "history.sqlite")
+    assert conn.execute("SELECT machine, records FROM runs").fetchall() == \
+        [("slurm-test", len(result.records))]
+    conn.close()

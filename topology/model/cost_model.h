@@ -132,7 +132,8 @@ struct NetT {
   double taper[kMaxTiers] = {};  // oversubscription accumulated from tier 1 up to tier k
   bool in_switch[kMaxTiers] = {};
   double in_switch_eff[kMaxTiers] = {};
-  std::int64_t channels = 1;  // members sharing a scale-up domain (they spread crossing traffic)
+  std::int64_t channels = 1;     // members sharing a scale-up domain (they spread crossing traffic)
+  std::int64_t channel_cap = 0;  // most channels the library spreads it over; 0 = one per member
   // Tier 0 is a network tier whose links (the NIC) also carry the traffic of the tiers above;
   // true in the view of a group with one member per scale-up domain.
   bool shared_tier0 = false;
@@ -150,6 +151,18 @@ struct NetT {
   T rndv[kMaxTiers] = {};
   bool in_place = false;  // the copies counted are those of an in-place call
   double call_overhead_s = 0;
+  // The library's tuning (fabric.h Tuning): constants, never fitted.
+  double tree_eff = 1, tree_shared_eff = 1;
+  double in_switch_alpha = 0;       // s; 0: 2 α₀
+  double in_switch_tree_alpha = 0;  // s per network level; 0: the tier's α
+  double in_switch_full = 0;        // GPUs beyond which in-switch busbw stops growing; 0: none
+  double in_switch_fill = 0;        // bytes per domain GPU before the in-switch pipeline streams
+  double in_switch_serial = 0;      // non-overlapping fraction of the shorter in-switch stage
+  double p2p_eff = 1;               // all-to-all's fraction of tier 0's rate
+  double message_gap = -1;          // s per message posted at once; < 0: a latency per message
+  // Of the call: copies of each byte entering a domain that its scale-up links deliver to
+  // members (MoE dispatch forwarding one network copy to the experts of a node); 1 = none.
+  double fanout = 1;
   // Algorithm between the domains of the hierarchical algorithms (a flat algorithm of the same
   // collective), or kCount for the best (all-reduce: of ring, rabenseifner and
   // double_binary_tree). A fit sets what the measured implementation runs (the harness's

@@ -87,8 +87,6 @@ void validate_fabric(const Fabric& f, const std::string& where) {
     if (!(t.bandwidth_gbps > 0)) bad(where, p + "bandwidth_gbps", "must be > 0");
     if (!(t.efficiency > 0 && t.efficiency <= 1)) bad(where, p + "efficiency", "must be in (0, 1]");
     if (t.flow_gbps < 0) bad(where, p + "flow_gbps", "must be >= 0 (0 = bandwidth_gbps)");
-    if (t.flow_gbps > 0 && t.flow_gbps < t.bandwidth_gbps)
-      bad(where, p + "flow_gbps", "must be >= bandwidth_gbps (one flow gets at least its share)");
     if (!(t.oversubscription >= 1)) bad(where, p + "oversubscription", "must be >= 1");
     if (!(t.in_switch_efficiency > 0 && t.in_switch_efficiency <= 1))
       bad(where, p + "in_switch_efficiency", "must be in (0, 1]");
@@ -101,6 +99,89 @@ void validate_fabric(const Fabric& f, const std::string& where) {
   if (f.call_overhead_us < 0) bad(where, "call_overhead_us", "must be >= 0");
   if (!(f.copy_gbps >= 0)) bad(where, "copy_gbps", "must be >= 0 (0 = free)");
   if (f.gpus < 0) bad(where, "gpus", "must be >= 0");
+  const Tuning& u = f.tuning;
+  if (u.channels < 0 || u.channels > 1024) bad(where, "tuning.channels", "must be in [0, 1024]");
+  auto fraction = [&](double v, const char* field) {
+    if (!(v > 0 && v <= 1)) bad(where, std::string("tuning.") + field, "must be in (0, 1]");
+  };
+  fraction(u.tree_efficiency, "tree_efficiency");
+  fraction(u.tree_shared_nic_efficiency, "tree_shared_nic_efficiency");
+  fraction(u.p2p_efficiency, "p2p_efficiency");
+  if (!(u.in_switch_serial_fraction >= 0 && u.in_switch_serial_fraction <= 1))
+    bad(where, "tuning.in_switch_serial_fraction", "must be in [0, 1]");
+  auto range = [&](double v, double lo, double hi, const char* field) {
+    if (!(v >= lo && v <= hi))
+      bad(where, std::string("tuning.") + field,
+          "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  };
+  range(u.in_switch_alpha_us, 0, 1e6, "in_switch_alpha_us");
+  range(u.in_switch_tree_alpha_us, 0, 1e6, "in_switch_tree_alpha_us");
+  range(u.in_switch_fill_bytes, 0, 1099511627776.0, "in_switch_fill_bytes");
+  range(u.message_gap_us, -1, 1e6, "message_gap_us");
+  if (u.in_switch_full_gpus < 0 || u.in_switch_full_gpus == 1 || u.in_switch_full_gpus > 1 << 20)
+    bad(where, "tuning.in_switch_full_gpus", "must be 0 (none) or in [2, 2^20]");
+}
+
+Tuning tuning_from_json(const json& j, const std::string& where) {
+  Tuning u;
+  if (!j.is_object()) bad(where, "tuning", "must be an object");
+  static const char* kFields[] = {"channels",
+                                  "tree_efficiency",
+                                  "tree_shared_nic_efficiency",
+                                  "in_switch_alpha_us",
+                                  "in_switch_tree_alpha_us",
+                                  "in_switch_full_gpus",
+                                  "in_switch_fill_bytes",
+                                  "in_switch_serial_fraction",
+                                  "p2p_efficiency",
+                                  "message_gap_us",
+                                  "sources"};
+  for (const auto& [k, v] : j.items()) {
+    bool known = false;
+    for (const char* f : kFields) known = known || k == f;
+    if (!known) bad(where, "tuning." + k, "unknown field");
+  }
+  const std::string p = "tuning.";
+  auto whole = [&](const char* key) {
+    const double v = get_number(j, key, where, p, false, 0);
+    if (v != std::floor(v) || std::fabs(v) > 1e9) bad(where, p + key, "must be an integer");
+    return static_cast<int>(v);
+  };
+  u.channels = whole("channels");
+  u.tree_efficiency = get_number(j, "tree_efficiency", where, p, false, 1);
+  u.tree_shared_nic_efficiency = get_number(j, "tree_shared_nic_efficiency", where, p, false, 1);
+  u.in_switch_alpha_us = get_number(j, "in_switch_alpha_us", where, p, false, 0);
+  u.in_switch_tree_alpha_us = get_number(j, "in_switch_tree_alpha_us", where, p, false, 0);
+  u.in_switch_full_gpus = whole("in_switch_full_gpus");
+  u.in_switch_fill_bytes = get_number(j, "in_switch_fill_bytes", where, p, false, 0);
+  u.in_switch_serial_fraction = get_number(j, "in_switch_serial_fraction", where, p, false, 0);
+  u.p2p_efficiency = get_number(j, "p2p_efficiency", where, p, false, 1);
+  u.message_gap_us = get_number(j, "message_gap_us", where, p, false, -1);
+  u.sources = get_sources(j, where, p);
+  return u;
+}
+
+json tuning_to_json(const Tuning& u) {
+  json o;
+  const Tuning none;
+  if (u.channels != none.channels) o["channels"] = u.channels;
+  if (u.tree_efficiency != none.tree_efficiency) o["tree_efficiency"] = u.tree_efficiency;
+  if (u.tree_shared_nic_efficiency != none.tree_shared_nic_efficiency)
+    o["tree_shared_nic_efficiency"] = u.tree_shared_nic_efficiency;
+  if (u.in_switch_alpha_us != none.in_switch_alpha_us)
+    o["in_switch_alpha_us"] = u.in_switch_alpha_us;
+  if (u.in_switch_tree_alpha_us != none.in_switch_tree_alpha_us)
+    o["in_switch_tree_alpha_us"] = u.in_switch_tree_alpha_us;
+  if (u.in_switch_full_gpus != none.in_switch_full_gpus)
+    o["in_switch_full_gpus"] = u.in_switch_full_gpus;
+  if (u.in_switch_fill_bytes != none.in_switch_fill_bytes)
+    o["in_switch_fill_bytes"] = u.in_switch_fill_bytes;
+  if (u.in_switch_serial_fraction != none.in_switch_serial_fraction)
+    o["in_switch_serial_fraction"] = u.in_switch_serial_fraction;
+  if (u.p2p_efficiency != none.p2p_efficiency) o["p2p_efficiency"] = u.p2p_efficiency;
+  if (u.message_gap_us != none.message_gap_us) o["message_gap_us"] = u.message_gap_us;
+  if (!u.sources.empty()) o["sources"] = u.sources;
+  return o;
 }
 
 }  // namespace
@@ -128,6 +209,8 @@ Fabric fabric_from_json(const json& j, const std::string& where) {
   if (std::fabs(gpus) > 1099511627776.0) bad(where, "gpus", "must be at most 2^40");
   f.gpus = static_cast<std::int64_t>(gpus);
   f.sources = get_sources(j, where, "");
+  if (auto tu = j.find("tuning"); tu != j.end() && !tu->is_null())
+    f.tuning = tuning_from_json(*tu, where);
   auto tiers = j.find("tiers");
   if (tiers == j.end()) bad(where, "tiers", "missing (an array of tiers is required)");
   if (!tiers->is_array()) bad(where, "tiers", "must be an array");
@@ -190,6 +273,7 @@ json fabric_to_json(const Fabric& f) {
     if (!t.sources.empty()) o["sources"] = t.sources;
     j["tiers"].push_back(std::move(o));
   }
+  if (const json tu = tuning_to_json(f.tuning); !tu.is_null()) j["tuning"] = tu;
   if (!f.sources.empty()) j["sources"] = f.sources;
   return j;
 }

@@ -20,12 +20,14 @@
 namespace collbench::model {
 
 struct Tier {
-  std::string name;                 // "nvlink", "leaf", "spine", "core", "intra-node", ...
-  std::int64_t group_size = 0;      // ranks in one block of this tier; 0 = unbounded (top)
-  double alpha_us = 0;              // latency of one message that crosses this tier
-  double bandwidth_gbps = 0;        // per-rank bandwidth at this tier, decimal GB/s
-  double efficiency = 1;            // achieved fraction of bandwidth_gbps (and of flow_gbps)
-  double flow_gbps = 0;             // most one flow can reach; 0 = bandwidth_gbps
+  std::string name;             // "nvlink", "leaf", "spine", "core", "intra-node", ...
+  std::int64_t group_size = 0;  // ranks in one block of this tier; 0 = unbounded (top)
+  double alpha_us = 0;          // latency of one message that crosses this tier
+  double bandwidth_gbps = 0;    // per-rank bandwidth at this tier, decimal GB/s
+  double efficiency = 1;        // achieved fraction of bandwidth_gbps (and of flow_gbps)
+  // Most one flow can reach; 0 = bandwidth_gbps. Above it when ranks share a link (a CPU node,
+  // GPUs sharing a NIC); below it when a GPU has several NICs and one flow uses one.
+  double flow_gbps = 0;
   double oversubscription = 1;      // taper of the links crossing this tier (>= 1)
   bool in_switch = false;           // switches of this tier reduce data (NVLS, SHARP)
   double in_switch_efficiency = 1;  // achieved fraction of link bandwidth when they do
@@ -41,6 +43,36 @@ struct Tier {
   }
 };
 
+// What a collective library adds on top of the links (NCCL's tuning model, src/graph/tuning.cc;
+// docs/model.md §2): how many channels carry traffic out of a domain, the efficiency of its
+// trees and point-to-point traffic, the in-switch pipeline, how sends posted at once are charged.
+// Every default leaves the textbook formulas as they are: fitted and CPU fabrics have none.
+struct Tuning {
+  // Most channels a scale-up domain spreads its ring and tree traffic to other domains over, one
+  // NIC each (NCCL: 16 NVLS channels on Hopper, 32 across nodes on Blackwell); 0 = one per member.
+  int channels = 0;
+  double tree_efficiency = 1;             // tree bandwidth factor (NCCL 0.92)
+  double tree_shared_nic_efficiency = 1;  // more, when GPUs share a NIC (NCCL's TREE pattern 0.85)
+  double in_switch_alpha_us = 0;  // in-switch reduction in a domain (NCCL NVLS 25); 0 = 2 alpha
+  double in_switch_tree_alpha_us = 0;  // per network level of an NVLS tree (NCCL 20.9); 0 = alpha
+  // Domain size beyond which in-switch bus bandwidth stops growing (0 = never): measured NVLS busbw
+  // on 8 GPUs of an NVL72 equals that of all 72.
+  int in_switch_full_gpus = 0;
+  // Start-up of the in-switch pipeline: this many bytes per GPU of the domain at the GPU's link
+  // rate before it streams (what makes 512 MiB slower than 4 GiB per byte).
+  double in_switch_fill_bytes = 0;
+  // Of the shorter of the two stages of an in-switch tree (the domain, the network), the fraction
+  // that does not overlap the longer one.
+  double in_switch_serial_fraction = 0;
+  double p2p_efficiency = 1;  // all-to-all's fraction of the scale-up tier's rate
+  // Sends posted at once (linear all-to-all): one latency plus this per message; < 0 = a latency
+  // per message (LogGP's gap against Hockney's serial messages).
+  double message_gap_us = -1;
+  std::map<std::string, std::string> sources;  // field name -> where its value comes from
+
+  bool operator==(const Tuning&) const = default;
+};
+
 struct Fabric {
   std::string name;
   std::string description;
@@ -51,6 +83,7 @@ struct Fabric {
   // costs as much as a message; left 0 on the GPU profiles (HBM copies beside slower links).
   double copy_gbps = 0;
   std::int64_t gpus = 0;  // ranks the fabric holds; 0 = not stated
+  Tuning tuning;
   std::map<std::string, std::string> sources;
 
   // Throws UsageError naming the first bad field ("tiers[1].bandwidth_gbps: must be > 0").

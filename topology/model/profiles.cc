@@ -9,9 +9,9 @@
 namespace collbench::model {
 namespace {
 
-// Sources named once; model-facts.md collects them (shared/reference in the project's notes).
-constexpr const char* kNvDatasheet =
-    "NVIDIA datasheet as quoted in MLCommons system descriptions (model-facts.md, hardware table)";
+// Sources named once; docs/sources.md gives each with its public address and how far it was
+// checked.
+constexpr const char* kNvDatasheet = "NVIDIA product page and datasheet (docs/sources.md §3)";
 constexpr const char* kNcclLat =
     "NCCL src/graph/tuning.cc: per-hop latency, LL protocol (NVLink 0.6 us, network 2.7 us)";
 constexpr const char* kNcclBase = "NCCL src/graph/tuning.cc: Ring/LL base latency 6.6 us";
@@ -23,12 +23,66 @@ constexpr const char* kLinkEff =
 constexpr const char* kNicEff =
     "calibrated: 5 nodes x 8 H100, 4x400G per node, NCCL ring busbw 190 GB/s of 200 GB/s "
     "(NVIDIA/nccl issue 1368) -> 0.95";
-constexpr const char* kNic400 = "400 Gb/s NIC per GPU = 50 GB/s (model-facts.md)";
+constexpr const char* kNic400 = "400 Gb/s ConnectX-7 NIC per GPU = 50 GB/s (docs/sources.md §3)";
 constexpr const char* kRadix =
-    "NVIDIA Spectrum-X SN5600: 64 x 800G = 128 x 400G ports (Colossus network, model-facts.md)";
+    "NVIDIA Spectrum-X SN5600: 64 x 800G = 128 x 400G ports, the switch of the Colossus "
+    "network (docs/sources.md §3)";
 constexpr const char* kSwitchLevel =
     "estimate: each switch level above the leaf adds two switch traversals (~0.25 us each) and "
     "cable";
+constexpr const char* kNcclSimple =
+    "NCCL src/graph/tuning.cc: Simple-protocol per-hop latency of a ring (NVLink 3.4 us, network "
+    "14 us), the protocol of large messages";
+constexpr const char* kProtocolSwitch =
+    "NCCL src/enqueue.cc: point-to-point messages above NCCL_P2P_LL_THRESHOLD (16 KiB per "
+    "channel) go by Simple; taken for every message (collectives switch by the tuner's times)";
+constexpr const char* kTreeEff = "NCCL src/graph/tuning.cc: tree bus bandwidth x 0.92";
+constexpr const char* kTreeShared =
+    "NCCL src/graph/tuning.cc: x 0.85 more when the tree pattern is TREE (GPUs share a NIC)";
+constexpr const char* kNvlsAlpha =
+    "NCCL src/graph/tuning.cc: NVLS latency over NVLink, Simple protocol, 25 us";
+constexpr const char* kNvlsTreeAlpha =
+    "NCCL src/graph/tuning.cc: NVLS-tree network latency, 20.9 us per hop, 2 log2(nodes) hops";
+constexpr const char* kNvlsFull =
+    "calibrated: NVLS busbw on 8 GPUs of an NVL72 (856 GB/s) equals all 72's (839); NCCL's "
+    "tuning gives NVLS a bus bandwidth independent of the rank count (docs/model.md §2)";
+constexpr const char* kNvlsFill =
+    "fitted on the train cases of results/reference/published/ (512 MiB against 4 GiB)";
+constexpr const char* kNvlsSerial =
+    "fitted on the train cases of results/reference/published/ (NVLS tree on 4 nodes)";
+constexpr const char* kP2pEff =
+    "fitted on the train cases of results/reference/published/ (all-to-all inside one domain)";
+constexpr const char* kGap =
+    "calibrated: DeepEP low-latency dispatch takes 118-194 us at 16-256 ranks, the same fixed cost "
+    "whatever the peers (results/reference/published/): sends posted at once overlap";
+
+// NCCL's tuning constants and the figures fitted on the calibration record (docs/model.md §2).
+// `channels`: NVLS channels (16 on Hopper, 32 across nodes on Blackwell, nvls.cc).
+Tuning nccl_tuning(int channels, const char* channel_source) {
+  Tuning u;
+  u.channels = channels;
+  u.tree_efficiency = 0.92;
+  u.tree_shared_nic_efficiency = 0.85;
+  u.in_switch_alpha_us = 25;
+  u.in_switch_tree_alpha_us = 20.9;
+  u.in_switch_full_gpus = 8;
+  u.in_switch_fill_bytes = 6.5e6;
+  u.in_switch_serial_fraction = 0.18;
+  u.p2p_efficiency = 0.83;
+  u.message_gap_us = 0;
+  u.sources = {{"channels", channel_source},
+               {"tree_efficiency", kTreeEff},
+               {"tree_shared_nic_efficiency", kTreeShared},
+               {"in_switch_alpha_us", kNvlsAlpha},
+               {"in_switch_tree_alpha_us", kNvlsTreeAlpha},
+               {"in_switch_full_gpus", kNvlsFull},
+               {"in_switch_fill_bytes", kNvlsFill},
+               {"in_switch_serial_fraction", kNvlsSerial},
+               {"p2p_efficiency", kP2pEff},
+               {"message_gap_us", kGap}};
+  return u;
+}
+
 constexpr const char* kGamma =
     "NCCL fuses the reduction into its copy kernels, so gamma is inside the link efficiency";
 
@@ -54,6 +108,10 @@ Profile hopper(const char* key, const char* name, double hbm_gb, double hbm_tbps
   p.hbm_gb = hbm_gb;
   p.hbm_tbps = hbm_tbps;
   p.call_overhead_us = 6.6;
+  p.protocol_switch_bytes = 16 * 1024;
+  p.scaleup_bulk_alpha_us = 3.4;
+  p.net_bulk_alpha_us = 14;
+  p.tuning = nccl_tuning(16, "NCCL src/transport/nvls.cc: 16 NVLS channels on Hopper");
   p.sources = {
       {"scaleup_gbps",
        std::string("900 GB/s NVLink4 per GPU bidirectional (18 links) -> 450 GB/s each way; ") +
@@ -71,10 +129,14 @@ Profile hopper(const char* key, const char* name, double hbm_gb, double hbm_tbps
       {"network_in_switch", "Spectrum-X Ethernet: no in-network reduction (SHARP is InfiniBand)"},
       {"gpu_w", std::string("700 W; ") + kNvDatasheet},
       {"unit_kw",
-       "DGX H100 maximum 10.2 kW per 8 GPUs (model-facts.md, the 300 MW site); typical draw "
+       "DGX H100 maximum 10.2 kW per 8 GPUs (DGX H100 user guide, docs/sources.md §4); typical "
+       "draw "
        "~8.5 kW"},
       {"hbm", kNvDatasheet},
       {"call_overhead_us", kNcclBase},
+      {"protocol_switch_bytes", kProtocolSwitch},
+      {"scaleup_bulk_alpha_us", kNcclSimple},
+      {"net_bulk_alpha_us", kNcclSimple},
       {"gamma", kGamma},
   };
   return p;
@@ -86,7 +148,7 @@ std::vector<Profile> make_profiles() {
 
   Profile h200 = hopper("h200", "NVIDIA H200 SXM, 8-GPU HGX, 400G Spectrum-X", 141, 4.8);
   h200.sources["unit_kw"] =
-      "estimate: same HGX baseboard and 700 W GPUs as H100 (model-facts.md), so DGX H100's "
+      "estimate: same HGX baseboard and 700 W GPUs as H100 (docs/sources.md §3), so DGX H100's "
       "10.2 kW maximum per 8 GPUs";
   out.push_back(h200);
 
@@ -98,10 +160,12 @@ std::vector<Profile> make_profiles() {
   b200.sources["scaleup_gbps"] =
       std::string("1.8 TB/s NVLink5 per GPU bidirectional -> 900 GB/s each way; ") + kNvDatasheet;
   b200.sources["in_switch_efficiency"] = kNvlsBlackwell;
+  b200.tuning =
+      nccl_tuning(32, "NCCL src/transport/nvls.cc: 32 NVLS channels across nodes on Blackwell");
   b200.sources["scaleup_efficiency"] = std::string("assumed equal to Hopper's; ") + kLinkEff;
   b200.sources["gpu_w"] = std::string("1000 W; ") + kNvDatasheet;
   b200.sources["unit_kw"] =
-      "NVIDIA DGX B200 datasheet: ~14.3 kW maximum per 8 GPUs (not in model-facts.md; override "
+      "NVIDIA DGX B200 datasheet: ~14.3 kW maximum per 8 GPUs (docs/sources.md §3; override "
       "with --node-kw)";
   b200.sources["hbm"] = std::string("180-192 GB, 8 TB/s; ") + kNvDatasheet;
   out.push_back(b200);
@@ -118,7 +182,7 @@ std::vector<Profile> make_profiles() {
   gb.sources["scaleup_gpus"] = std::string("72 GPUs per NVLink domain; ") + kNvDatasheet;
   gb.sources["gpus_per_node"] = "compute tray of 2 Grace CPUs + 4 Blackwell GPUs";
   gb.sources["gpu_w"] = std::string("1200 W; ") + kNvDatasheet;
-  gb.sources["unit_kw"] = "~120 kW per NVL72 rack (model-facts.md, the 300 MW site)";
+  gb.sources["unit_kw"] = "estimate: ~120 kW per NVL72 rack (docs/sources.md §3)";
   gb.sources["nic_gbps"] = std::string(kNic400) + " (GB300: 800 Gb/s)";
   gb.sources["hbm"] = std::string("186-192 GB, 8 TB/s; ") + kNvDatasheet;
   out.push_back(gb);
@@ -133,7 +197,7 @@ std::vector<Profile> make_profiles() {
   mi.call_overhead_us = 6.6;
   mi.sources["scaleup_gbps"] =
       "~896 GB/s Infinity Fabric per GPU bidirectional (7 links to the other GPUs of a full "
-      "mesh) -> 448 GB/s each way; AMD MI300X public specs (model-facts.md). The model treats "
+      "mesh) -> 448 GB/s each way; AMD MI300X data sheet (docs/sources.md §3). The model treats "
       "the mesh like a switch: algorithms must spread traffic over the 7 links (RCCL does)";
   mi.sources["scaleup_gpus"] = "8 GPUs fully connected by Infinity Fabric; AMD public specs";
   mi.sources["scaleup_efficiency"] = std::string("assumed equal to NVLink's; ") + kLinkEff;
@@ -141,12 +205,14 @@ std::vector<Profile> make_profiles() {
   mi.sources["in_switch"] =
       "no switch in the scale-up domain (direct mesh): no in-switch reduction";
   mi.sources["in_switch_efficiency"] = "not applicable";
-  mi.sources["gpu_w"] = "750 W; AMD MI300X public specs (model-facts.md)";
+  mi.sources["gpu_w"] = "750 W; AMD MI300X data sheet (docs/sources.md §3)";
   mi.sources["unit_kw"] =
       "estimate: 8 x 750 W GPUs + the 4.6 kW a DGX H100 spends outside its GPUs (10.2 - 8 x 0.7) "
       "= 10.6 kW";
-  mi.sources["hbm"] = "192 GB, 5.3 TB/s; AMD MI300X public specs (model-facts.md)";
+  mi.sources["hbm"] = "192 GB, 5.3 TB/s; AMD MI300X data sheet (docs/sources.md §3)";
   mi.sources["call_overhead_us"] = std::string("assumed as NCCL's: ") + kNcclBase;
+  for (auto& [field, source] : mi.tuning.sources)
+    source = "assumed as NCCL's (RCCL is its fork): " + source;
   out.push_back(mi);
   return out;
 }

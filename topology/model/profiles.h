@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "topology/model/fabric.h"
+
 namespace collbench::model {
 
 struct Profile {
@@ -32,7 +34,13 @@ struct Profile {
   int gpus_per_unit = 8;  // GPUs that unit_kw feeds
   double hbm_gb = 0;
   double hbm_tbps = 0;
-  double call_overhead_us = 0;                 // fixed cost of a collective call
+  double call_overhead_us = 0;  // fixed cost of a collective call
+  // Large messages go by the library's bulk protocol (NCCL's Simple) with longer per-hop
+  // latencies: from protocol_switch_bytes per message, a hop costs these instead of the alphas.
+  double protocol_switch_bytes = 0;  // 0 = one latency for every size
+  double scaleup_bulk_alpha_us = 0;
+  double net_bulk_alpha_us = 0;
+  Tuning tuning;                               // what the collective library adds (fabric.h)
   std::map<std::string, std::string> sources;  // field name -> source
 };
 

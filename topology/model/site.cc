@@ -112,6 +112,7 @@ Fabric build_fabric(const Profile& p, const Network& n, std::int64_t gpus, const
                                       ? p.sources.at("call_overhead_us")
                                       : std::string("profile");
   f.sources["reduce_gbps"] = p.sources.count("gamma") ? p.sources.at("gamma") : "profile";
+  f.tuning = p.tuning;
   auto src = [&](const char* field) {
     auto it = p.sources.find(field);
     return it == p.sources.end() ? std::string("profile ") + p.key : it->second;
@@ -125,12 +126,18 @@ Fabric build_fabric(const Profile& p, const Network& n, std::int64_t gpus, const
   up.efficiency = p.scaleup_efficiency;
   up.in_switch = p.in_switch;
   up.in_switch_efficiency = p.in_switch_efficiency;
-  up.sources = {{"group_size", src("scaleup_gpus")},
-                {"alpha_us", src("scaleup_alpha_us")},
-                {"bandwidth_gbps", src("scaleup_gbps")},
-                {"efficiency", src("scaleup_efficiency")},
-                {"in_switch", src("in_switch")},
-                {"in_switch_efficiency", src("in_switch_efficiency")}};
+  if (p.protocol_switch_bytes > 0 && p.scaleup_bulk_alpha_us > p.scaleup_alpha_us) {
+    up.eager_limit_bytes = p.protocol_switch_bytes;
+    up.rendezvous_us = p.scaleup_bulk_alpha_us - p.scaleup_alpha_us;
+    up.sources["eager_limit_bytes"] = src("protocol_switch_bytes");
+    up.sources["rendezvous_us"] = src("scaleup_bulk_alpha_us") + " (bulk minus the alpha)";
+  }
+  up.sources.insert({{"group_size", src("scaleup_gpus")},
+                     {"alpha_us", src("scaleup_alpha_us")},
+                     {"bandwidth_gbps", src("scaleup_gbps")},
+                     {"efficiency", src("scaleup_efficiency")},
+                     {"in_switch", src("in_switch")},
+                     {"in_switch_efficiency", src("in_switch_efficiency")}});
   f.tiers.push_back(up);
 
   auto net_tier = [&](const std::string& name, std::int64_t group, int level, double oversub,
@@ -144,13 +151,21 @@ Fabric build_fabric(const Profile& p, const Network& n, std::int64_t gpus, const
     t.oversubscription = oversub;
     t.in_switch = p.network_in_switch;
     t.in_switch_efficiency = p.in_switch_efficiency;
-    t.sources = {{"group_size", group_src},
-                 {"alpha_us", level == 0 ? src("net_alpha_us")
-                                         : src("net_alpha_us") + "; " + src("switch_level_us")},
-                 {"bandwidth_gbps", src("nic_gbps")},
-                 {"efficiency", src("nic_efficiency")},
-                 {"oversubscription", oversub_src},
-                 {"in_switch", src("network_in_switch")}};
+    if (p.protocol_switch_bytes > 0 && p.net_bulk_alpha_us > p.net_alpha_us) {
+      // The switch levels above the leaf add to the bulk protocol's latency as to the alpha.
+      t.eager_limit_bytes = p.protocol_switch_bytes;
+      t.rendezvous_us = p.net_bulk_alpha_us - p.net_alpha_us;
+      t.sources["eager_limit_bytes"] = src("protocol_switch_bytes");
+      t.sources["rendezvous_us"] = src("net_bulk_alpha_us") + " (bulk minus the alpha)";
+    }
+    t.sources.insert(
+        {{"group_size", group_src},
+         {"alpha_us",
+          level == 0 ? src("net_alpha_us") : src("net_alpha_us") + "; " + src("switch_level_us")},
+         {"bandwidth_gbps", src("nic_gbps")},
+         {"efficiency", src("nic_efficiency")},
+         {"oversubscription", oversub_src},
+         {"in_switch", src("network_in_switch")}});
     return t;
   };
   const int levels = levels_for(n, gpus, o);
@@ -309,10 +324,10 @@ Site plan_site(const Profile& p, const SiteOptions& o) {
       (o.unit_kw > 0 ? std::string("set on the command line") : src("unit_kw")));
   s.assumptions.push_back("PUE " + num(o.pue) +
                           " (--pue): new large sites 1.1-1.3, industry average 1.56 (Uptime "
-                          "Institute, model-facts.md)");
+                          "Institute, docs/sources.md §4)");
   s.assumptions.push_back("overhead " + num(o.overhead) +
                           " (--overhead): network, storage and CPUs outside the GPU unit "
-                          "(model-facts.md bottom-up estimate)");
+                          "(estimate, docs/sources.md §4)");
   s.assumptions.push_back("one NIC per GPU at " + num(p.nic_gbps * 8) +
                           " Gb/s: " + src("nic_gbps"));
   s.assumptions.push_back("switch radix " + std::to_string(n.radix) +

@@ -47,6 +47,12 @@ std::string str(std::int64_t v) { return std::to_string(v); }
 
 }  // namespace
 
+std::string parallel_text(const Parallelism& p) {
+  return "TP" + std::to_string(p.tp) + " x CP" + std::to_string(p.cp) + " x PP" +
+         std::to_string(p.pp) + " x DP" + std::to_string(p.dp) +
+         (p.ep > 1 ? " (EP" + std::to_string(p.ep) + ")" : std::string());
+}
+
 Collective step_collective(StepOp op) {
   switch (op) {
     case StepOp::kAllReduce:
@@ -198,8 +204,9 @@ Workload builtin_workload(const std::string& name) {
   if (name == "llama3-405b") {
     w.description = "dense 405B like Llama 3: 16,384 H100, TP8 x PP16 x DP128, 16M-token batch";
     w.source =
-        "Llama 3 paper as summarised in model-facts.md (shape h=16384, s=8192; 126 layers, "
-        "128 heads, 8 KV heads; 16M tokens per step = 2048 sequences)";
+        "Llama 3 paper, Table 3 and section 3.3 (docs/sources.md §5): shape h=16384, s=8192; 126 "
+        "layers, "
+        "128 heads, 8 KV heads; 16M tokens per step = 2048 sequences";
     w.model.params = 405e9;
     w.model.layers = 126;
     w.model.hidden = 16384;
@@ -214,8 +221,8 @@ Workload builtin_workload(const std::string& name) {
         "MoE like DeepSeek-V3: 671B (37B active), 256 experts top-8, 2,048 GPUs, "
         "PP16 x DP128 with EP64";
     w.source =
-        "DeepSeek-V3 report as summarised in model-facts.md (hidden 7168, 58 MoE layers of "
-        "61, FP8 dispatch / BF16 combine); expert params = 256 x 58 x 3 x 7168 x 2048";
+        "DeepSeek-V3 technical report (docs/sources.md §5): hidden 7168, 58 MoE layers of "
+        "61, FP8 dispatch / BF16 combine; expert params = 256 x 58 x 3 x 7168 x 2048";
     w.model.params = 671e9;
     w.model.expert_params = 256.0 * 58 * 3 * 7168 * 2048;
     w.model.layers = 61;

@@ -6,7 +6,7 @@
 // consecutive ranks, a CP group strides by TP, a DP group strides by TP·CP, pipeline neighbours
 // are TP·CP·DP apart, and an EP group is EP consecutive members of the DP dimension.
 //
-// Per step, per GPU (model-facts.md, "Training workloads"):
+// Per step, per GPU (docs/model.md §6; shapes and sizes in docs/sources.md §5):
 //   DP   all-reduce of grad_bytes · P_dense / (TP·PP) over DP·CP (ZeRO-1/2: reduce-scatter +
 //        all-gather of the same size; ZeRO-3: reduce-scatter + 2 all-gathers); expert weights
 //        over DP·CP·TP / EP replicas.
@@ -82,6 +82,9 @@ Workload resolve_workload(const Workload& w, std::int64_t fill_gpus = 0);
 
 enum class StepOp { kAllReduce, kReduceScatter, kAllGather, kAllToAll, kSendRecv };
 const char* step_op_name(StepOp op);
+// "TP8 x CP1 x PP16 x DP128 (EP8)".
+std::string parallel_text(const Parallelism& p);
+
 // The collective a step operation is (kSendRecv is none: kAllReduce, never used for it).
 Collective step_collective(StepOp op);
 

@@ -1,15 +1,12 @@
 #!/usr/bin/python3
-"""The calibration record of published collective measurements: check, list, predict.
+"""The calibration record of published collective measurements: check and list, without a build.
 
-  calib.py check   [FILES]                      every rule of README.md; exit 2 on the first bad case
-  calib.py table   [FILES]                      the README's table of cases (Markdown)
-  calib.py predict [FILES] --collbench BIN [--json OUT]
-                                                the model's value for every case, published / model
-                                                ratios per regime (runs `collbench model predict`)
+  calib.py check [FILES]    every rule of README.md; exit 2 on the first bad case
+  calib.py table [FILES]    the README's table of cases (Markdown)
 
 FILES default to every *.json in the folder above this script except schema.json. Standard library
-only (Debian's python3). The C++ loader (`collbench model validate --published`) is meant to make
-the same checks; this script is the reference for them until it exists.
+only (Debian's python3). The model against the record is `collbench model validate --published`,
+whose loader (topology/model/calibration.cc) makes the same checks.
 """
 import argparse
 import glob
@@ -17,10 +14,7 @@ import hashlib
 import json
 import math
 import os
-import statistics
-import subprocess
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FOLDER = os.path.dirname(HERE)
@@ -48,7 +42,7 @@ SYSTEM_KEYS = {"gpu", "gpu_model", "gpus_per_node", "gpus_per_domain", "domains"
                "network_in_switch_reduction", "software"}
 GPUS = {"h100", "h200", "b200", "gb200", "gb300", "mi300x", "h800"}
 MODEL_KEYS = {"profile", "gpus", "collective", "algorithm", "bytes", "compare"}
-OVERRIDES = {"scaleup_gpus", "scaleup_gbps", "nic_gbps", "in_switch"}
+OVERRIDES = {"scaleup_gpus", "scaleup_gbps", "nic_gbps", "in_switch", "nvlink_fanout"}
 # What the built-in profiles say (topology/profiles.cc): scale-up GPUs and NIC GB/s per GPU.
 PROFILES = {"h100": (8, 50.0), "h200": (8, 50.0), "b200": (8, 50.0), "gb200": (72, 50.0),
             "mi300x": (8, 50.0)}
@@ -231,112 +225,10 @@ def cmd_table(cases):
             c["value"], c["unit"], c["role"], short_source(c["source"]["url"]), c["source"]["url"]))
 
 
-def fabric_for(bin_, m, tmp):
-    """The site fabric of the profile at this GPU count, with the case's overrides applied."""
-    out = os.path.join(tmp, "probe.json")
-    subprocess.run([bin_, "model", "predict", "--profile", m["profile"], "--gpus", str(m["gpus"]),
-                    "-b", "8", "-e", "8", "--collective", "allreduce", "--algo", "ring",
-                    "--json", out], check=True, stdout=subprocess.DEVNULL)
-    fab = json.load(open(out))["fabrics"][0]["fabric"]
-    ov = m.get("overrides", {})
-    tiers = fab["tiers"]
-    if "scaleup_gpus" in ov:
-        g = ov["scaleup_gpus"]
-        tiers[0]["group_size"] = g
-        for t in tiers[1:]:
-            if t["group_size"]:
-                t["group_size"] = -(-t["group_size"] // g) * g
-    if "scaleup_gbps" in ov:
-        tiers[0]["bandwidth_gbps"] = ov["scaleup_gbps"]
-    if "in_switch" in ov:
-        tiers[0]["in_switch"] = ov["in_switch"]
-    if "nic_gbps" in ov:
-        for t in tiers[1:]:
-            t["bandwidth_gbps"] = ov["nic_gbps"]
-    fab["gpus"] = max(fab.get("gpus") or 0, m["gpus"])
-    fab["name"] = "calib"
-    path = os.path.join(tmp, "fabric.json")
-    json.dump(fab, open(path, "w"))
-    return path
-
-
-def model_points(bin_, m, tmp):
-    coll = m["collective"]
-    model_coll = "allreduce" if coll in ("allgather", "reducescatter") else coll
-    args = [bin_, "model", "predict", "--gpus", str(m["gpus"]), "-b", str(m["bytes"]), "-e",
-            str(m["bytes"]), "--collective", model_coll]
-    if m.get("overrides"):
-        args += ["--fabric", fabric_for(bin_, m, tmp)]
-    else:
-        args += ["--profile", m["profile"]]
-    out = os.path.join(tmp, "pred.json")
-    subprocess.run(args + ["--json", out], check=True, stdout=subprocess.DEVNULL)
-    pts = [p for p in json.load(open(out))["points"] if p["collective"] == model_coll]
-    return pts
-
-
-def predict_case(bin_, c, tmp):
-    m = c["model"]
-    pts = model_points(bin_, m, tmp)
-    best = min(pts, key=lambda p: p["time_us"])
-    if m["collective"] in ("allgather", "reducescatter"):
-        ring = next(p for p in pts if p["algorithm"] == m["algorithm"])
-        t_us = ring["time_us"] / 2  # half of an all-reduce of the same buffer (docs/model.md)
-        algo = m["algorithm"] + "/2"
-    elif m["algorithm"] == "best":
-        t_us, algo = best["time_us"], best["algorithm"]
-    else:
-        p = next((p for p in pts if p["algorithm"] == m["algorithm"]), None)
-        if p is None:
-            raise Bad("%s: the model has no '%s' for %s" % (c["id"], m["algorithm"], m["collective"]))
-        t_us, algo = p["time_us"], p["algorithm"]
-    n = m["gpus"]
-    b = float(m["bytes"])
-    algbw = b / (t_us * 1e-6) / 1e9
-    factor = 2.0 * (n - 1) / n if m["collective"] == "allreduce" else (n - 1) / n
-    value = {"busbw": algbw * factor, "algbw": algbw, "time": t_us}[m["compare"]]
-    # optimism: > 1 when the model promises more than was measured
-    ratio = c["value"] / value if m["compare"] == "time" else value / c["value"]
-    return {"id": c["id"], "regime": c["regime"], "collective": c["collective"], "role": c["role"],
-            "published": c["value"], "unit": c["unit"], "model": value, "model_algorithm": algo,
-            "best_algorithm": best["algorithm"], "best_time_us": best["time_us"],
-            "time_us": t_us, "model_over_published": ratio}
-
-
-def cmd_predict(cases, bin_, json_out):
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for c in cases:
-            rows.append(predict_case(bin_, c, tmp))
-    groups = {}
-    for r in rows:
-        key = ("alltoall" if r["collective"] == "alltoall" else "allreduce/allgather", r["regime"])
-        groups.setdefault(key, []).append(r)
-    print("ratio = model / published for bandwidths, published / model for times "
-          "(> 1: the model is optimistic)\n")
-    for key in sorted(groups):
-        print("== %s, %s" % key)
-        print("%-34s %5s %10s %10s %7s  %s" % ("id", "role", "published", "model", "ratio",
-                                              "model algorithm"))
-        for r in groups[key]:
-            print("%-34s %5s %10.1f %10.1f %7.2f  %s" % (r["id"], r["role"], r["published"],
-                                                        r["model"], r["model_over_published"],
-                                                        r["model_algorithm"]))
-        ratios = [r["model_over_published"] for r in groups[key]]
-        worst = max(ratios, key=lambda x: abs(math.log(x)))
-        print("   median %.2f, worst %.2f, n=%d\n" % (statistics.median(ratios), worst, len(ratios)))
-    if json_out:
-        with open(json_out, "w") as f:
-            json.dump({"rows": rows}, f, indent=1)
-            f.write("\n")
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("command", choices=["check", "table", "predict"])
+    ap.add_argument("command", choices=["check", "table"])
     ap.add_argument("files", nargs="*")
-    ap.add_argument("--collbench", default="build/bench/collbench", help="the collbench binary")
-    ap.add_argument("--json", help="predict: write every row as JSON")
     a = ap.parse_args()
     try:
         cases = load(a.files or default_files())
@@ -345,16 +237,11 @@ def main():
             beyond = sum(c["system"]["domains"] > 1 for c in cases)
             print("%d cases OK: %d beyond one scale-up domain, %d test / %d train"
                   % (len(cases), beyond, tests, len(cases) - tests))
-        elif a.command == "table":
-            cmd_table(cases)
         else:
-            cmd_predict(cases, a.collbench, a.json)
+            cmd_table(cases)
     except Bad as e:
         print("calib.py: " + str(e), file=sys.stderr)
         return 2
-    except subprocess.CalledProcessError as e:
-        print("calib.py: %s failed (exit %d)" % (" ".join(e.cmd), e.returncode), file=sys.stderr)
-        return 1
     return 0
 
 
