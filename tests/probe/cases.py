@@ -224,6 +224,9 @@ FLAGS_BENCH = [
     ("--backend", "name", {}, r"--backend"),
     ("--gpu-map", "name", {"0": 2}, r"--gpu-map"),
     ("--label", "text", {}, r"--label"),
+    ("--timing", "name", {}, r"--timing"),
+    ("--stable", "nonneg", {}, r"--stable"),
+    ("--instability-threshold", "positive", {"1": 2, "0.5": 0}, r"--instability-threshold"),
     ("--json", "output", {}, r"--json"),
     ("--csv", "output", {}, r"--csv"),
     ("--selection", "input", {}, r"--selection|selection table"),
@@ -288,6 +291,12 @@ MODEL_VALIDATE = [
     ("--gamma-gbps", "nonneg", {}, r"--gamma-gbps"),
     ("--json", "output", {}, r"--json"),
 ]
+# validate --published: the published record built in, or calibration files given instead.
+MODEL_PUBLISHED = [
+    ("--baseline", "input", {}, r"--baseline|baseline"),
+    ("--baseline-out", "output", {}, r"--baseline-out"),
+    ("--json", "output", {}, r"--json"),
+]
 TUNE = [
     ("-C", "name", {}, r"--collective|-C\b"),
     ("-b", "size", {}, r"--min-bytes|-b\b"),
@@ -323,6 +332,7 @@ COMMANDS = [
     ("step", ["{cb}", "model", "step"], ["--profile", "h100"], MODEL_STEP, True),
     ("fit", ["{cb}", "model", "fit", "{fx:result.json}"], [], MODEL_FIT, True),
     ("validate", ["{cb}", "model", "validate", "{fx:result.json}"], [], MODEL_VALIDATE, True),
+    ("published", ["{cb}", "model", "validate", "--published"], [], MODEL_PUBLISHED, True),
     ("tune", ["{cb}", "tune"], ["-O", "{dir}/sel.json", "-e", "1K"], TUNE, False),
     ("workload", ["{cb}", "workload", "run"], [], WORKLOAD_RUN, False),
 ]
@@ -420,6 +430,9 @@ INPUTS = [
      "plain"),
     ("bench_topology_xml", ["{cb}", "allreduce", "--topology-xml", "{IN}"] + BENCH_BASE,
      "plain"),
+    ("published_file", ["{cb}", "model", "validate", "--published", "{IN}"], "plain"),
+    ("published_baseline", ["{cb}", "model", "validate", "--published", "--baseline", "{IN}"],
+     "plain"),
     ("tune_selection", ["{cb}", "tune", "-O", "{dir}/t.json", "--selection", "{IN}"], "plain"),
     ("topo_xml", ["{cb}", "topo", "--xml", "{IN}"], "plain"),
     ("workload_config", ["{mpirun}", "-np", "2", "{cb}", "workload", "run", "{IN}"], "mpi"),
@@ -508,6 +521,8 @@ OUTPUTS = [
     ("validate_json", ["{cb}", "model", "validate", "{fx:result.json}", "--json", "{OUT}"],
      "plain"),
     ("predict_json", ["{cb}", "model", "predict", "-e", "1K", "--json", "{OUT}"], "plain"),
+    ("published_baseline_out", ["{cb}", "model", "validate", "--published", "--baseline-out",
+                                "{OUT}"], "plain"),
     ("step_json", ["{cb}", "model", "step", "--json", "{OUT}"], "plain"),
     ("profiles_json", ["{cb}", "model", "profiles", "--json", "{OUT}"], "plain"),
     ("topo_json", ["{cb}", "topo", "--json", "{OUT}"], "plain"),
