@@ -111,6 +111,10 @@ SignalWatch::SignalWatch(std::function<void(const std::string&)> action)
     _exit(signal_exit_code(sig));
   });
   install_signal_handlers();
+  // A launcher that is ending the job closes the pipes of the ranks' output first: a row printed
+  // then would kill this process with SIGPIPE before the watch marks the file. Ignored, the write
+  // fails (EPIPE) and the signal that follows decides.
+  ::signal(SIGPIPE, SIG_IGN);
   g_watch_fd.store(pipe_[1]);
 }
 

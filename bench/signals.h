@@ -7,7 +7,9 @@
 // run), the handler records the signal and wakes the watch's own thread through a pipe; that
 // thread runs the watch's action (the result file marked incomplete with the reason, after the
 // write in progress, which holds the same lock), then exits. A second signal while that runs
-// exits at once, except the copy a launcher forwards within a second of the first.
+// exits at once, except what a launcher sends within two seconds of the first. While a watch
+// exists SIGPIPE is ignored: a launcher ending the job closes the ranks' output before it
+// signals them, and the table row printed then must not end rank 0 before the file is marked.
 #pragma once
 
 #include <functional>

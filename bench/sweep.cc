@@ -6,11 +6,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include "bench/backend_select.h"
@@ -315,6 +317,12 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
                                ", marked incomplete\n";
       [[maybe_unused]] const ssize_t n = write(STDERR_FILENO, line.data(), line.size());
     });
+  else
+    // The other ranks write nothing, but they wait before they exit: a launcher that sees a rank
+    // end kills the rest at once (Open MPI's mpirun: SIGKILL), and rank 0 needs a few tens of
+    // milliseconds to mark the file. Bounded: the launcher's own SIGKILL follows within 1 s.
+    signal_watch = std::make_unique<SignalWatch>(
+        [](const std::string&) { std::this_thread::sleep_for(std::chrono::milliseconds(700)); });
   std::string topo_line;
   for (int n = 0; n < hosts.nodes(); ++n)
     topo_line += (n ? ", " : "") + hosts.node_names[static_cast<std::size_t>(n)] + ":" +
