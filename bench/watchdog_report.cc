@@ -1,5 +1,6 @@
 #include "bench/watchdog_report.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <sstream>
 #include <vector>
@@ -94,9 +95,21 @@ std::string describe_stuck(const std::string& first_reason, const RankReport& mi
       waiting.push_back(r);
     }
   }
-  // Nobody that answered is behind: the silent ranks are the ones the others wait for.
-  const bool silent_behind = behind.empty() && !silent.empty();
-  if (silent_behind) behind.swap(silent);
+  // A silent rank (stopped, dead) is the one the others wait for, unless a rank that answered is
+  // a whole step behind: positions inside one step (a barrier one rank left before another saw
+  // it complete) only say where each waited for the silent one.
+  const bool frozen_mine = !mine_frozen.empty();
+  bool step_behind = false;
+  for (int r : behind)
+    if (r != mine.rank || !frozen_mine) step_behind |= reports.at(r).step < front.step;
+  if (!silent.empty() && !step_behind) {
+    std::vector<int> named = silent;
+    for (int r : behind) (r == mine.rank && frozen_mine ? named : waiting).push_back(r);
+    std::sort(named.begin(), named.end());
+    std::sort(waiting.begin(), waiting.end());
+    behind = std::move(named);
+    silent.clear();
+  }
   // Woken by another rank's report: lead with the reason a failed rank sent, if any.
   std::string reason = first_reason;
   for (const auto& [r, rep] : reports)
