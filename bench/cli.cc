@@ -10,12 +10,14 @@
 
 #include "bench/backend_select.h"
 #include "bench/mpi_session.h"
+#include "bench/output_file.h"
 #include "bench/report.h"
 #include "bench/sizes.h"
 #include "bench/sweep.h"
 #include "collectives/collective.h"
 #include "collectives/registry.h"
 #include "collectives/selection.h"
+#include "topology/discovery.h"
 
 namespace collbench::bench {
 
@@ -53,6 +55,19 @@ void print_algorithm_list() {
 
 namespace {
 
+// Digits only, at most `max`: CLI11 reads "-1" into an unsigned option as its largest value.
+CLI::Validator whole_number(std::size_t max) {
+  return CLI::Validator(
+      [max](std::string& text) -> std::string {
+        const bool digits = !text.empty() && text.size() <= 19 &&
+                            text.find_first_not_of("0123456789") == std::string::npos;
+        if (digits && std::stoull(text) <= max) return {};
+        return "must be a whole number between 0 and " + std::to_string(max) + " (got '" + text +
+               "')";
+      },
+      "");
+}
+
 std::vector<std::string> split_list(const std::vector<std::string>& args) {
   std::vector<std::string> out;
   for (const auto& a : args) {
@@ -72,6 +87,13 @@ std::vector<std::string> split_list(const std::vector<std::string>& args) {
 
 }  // namespace
 
+void check_timeout(double seconds, const std::string& flag) {
+  // Below a second, a loaded machine (or a rank descheduled for a moment) is taken for a hang.
+  if (!(seconds == 0 || (seconds >= 1 && seconds <= 1e6)))
+    throw UsageError(flag + " " + CLI::detail::to_string(seconds) +
+                     ": must be 0 (never) or between 1 and 1000000 seconds");
+}
+
 void validate_options(Options& o, const std::vector<std::string>& algo_args,
                       const std::vector<std::string>& dtype_args,
                       const std::vector<std::string>& op_args, const std::string& placement) {
@@ -84,8 +106,7 @@ void validate_options(Options& o, const std::vector<std::string>& algo_args,
   if (o.iters < 1) throw UsageError("--iters must be at least 1");
   if (o.warmup < 0) throw UsageError("--warmup cannot be negative");
   if (o.check < 0) throw UsageError("--check cannot be negative");
-  if (!(o.timeout_s >= 0) || !std::isfinite(o.timeout_s))
-    throw UsageError("--timeout must be a number of seconds >= 0 (0 = never)");
+  check_timeout(o.timeout_s, "--timeout");
   if (o.repeat < 1) throw UsageError("--repeat must be at least 1");
   if (!(o.instability_threshold > 0 && o.instability_threshold < 1))
     throw UsageError("--instability-threshold " + std::to_string(o.instability_threshold) +
@@ -181,11 +202,11 @@ void validate_options(Options& o, const std::vector<std::string>& algo_args,
     for (const auto& a : collectives::algorithm_registry())
       if (usable(a) && a.native()) o.algorithms.emplace_back(a.name);
   }
-  bool hierarchical = o.algo_auto;
-  for (const auto& a : o.algorithms) hierarchical |= a.rfind("hierarchical", 0) == 0;
-  if (hierarchical && o.collective != Collective::kAllToAll) {
+  // Checked whether or not a hierarchical algorithm runs: a flag given must mean something.
+  if (o.collective != Collective::kAllToAll) {
     const auto* inner = collectives::find_algorithm(o.collective, o.inter_node_algorithm);
-    if (!inner || inner->kind != collectives::AlgorithmKind::kOwn)
+    if (!inner || inner->kind != collectives::AlgorithmKind::kOwn ||
+        inner->name.rfind("hierarchical", 0) == 0)
       throw UsageError("unknown --inter-node-algo '" + o.inter_node_algorithm + "' (a flat " +
                        title + " algorithm of collbench's own, e.g. ring)");
   }
@@ -211,9 +232,11 @@ void add_benchmark_commands(CLI::App& app, std::function<int()>& action,
     sub->add_option("-b,--min-bytes", raw->min, "smallest size (K/M/G = 1024^k)")
         ->capture_default_str();
     sub->add_option("-e,--max-bytes", raw->max, "largest size")->capture_default_str();
-    sub->add_option("-f,--step-factor", raw->o.step_factor, "multiply the size by this per step")
-        ->capture_default_str();
-    sub->add_option("-i,--step-bytes", raw->step, "add this many bytes per step instead of -f");
+    auto* factor_opt = sub->add_option("-f,--step-factor", raw->o.step_factor,
+                                       "multiply the size by this per step")
+                           ->capture_default_str();
+    sub->add_option("-i,--step-bytes", raw->step, "add this many bytes per step instead of -f")
+        ->excludes(factor_opt);
     sub->add_option("-n,--iters", raw->o.iters, "timed iterations per size")->capture_default_str();
     sub->add_option("-w,--warmup", raw->o.warmup, "untimed warm-up iterations per size")
         ->capture_default_str();
@@ -273,7 +296,8 @@ void add_benchmark_commands(CLI::App& app, std::function<int()>& action,
     sub->add_option("--topology-xml", raw->o.topology_xml,
                     "read the topology from an hwloc XML file");
     sub->add_option("--mpi-max-count", raw->o.mpi_max_count,
-                    "largest element count in one MPI call (for testing the 64-bit size paths)");
+                    "largest element count in one MPI call (for testing the 64-bit size paths)")
+        ->check(whole_number(std::size_t{1} << 62));
     sub->add_flag("-q,--quiet", raw->o.quiet, "no table on stdout (results still written)");
     sub->add_option("--backend", raw->o.backend,
                     "mpi (host buffers, MPI) or nccl (one GPU per rank, NCCL; see docs/nccl.md)")
@@ -286,11 +310,17 @@ void add_benchmark_commands(CLI::App& app, std::function<int()>& action,
                     "it N times (samples from the last launch); 0 = no graph")
         ->capture_default_str();
 
-    sub->callback([raw, &action, argv, argc, argv_raw]() {
+    sub->callback([raw, sub, &action, argv, argc, argv_raw]() {
       Options& o = raw->o;
       o.min_bytes = parse_size(raw->min, "--min-bytes");
       o.max_bytes = parse_size(raw->max, "--max-bytes");
       o.step_bytes = parse_size(raw->step, "--step-bytes");
+      if (sub->count("--step-bytes") && o.step_bytes == 0)
+        throw UsageError("--step-bytes 0: must be > 0 (leave it out to step by --step-factor)");
+      check_distinct_outputs({{"--json", o.json_path}, {"--csv", o.csv_path}});
+      if (!o.json_path.empty()) check_replaceable(o.json_path, "--json");
+      if (!o.csv_path.empty()) check_replaceable(o.csv_path, "--csv");
+      if (!o.topology_xml.empty()) topology::check_topology_xml(o.topology_xml);
       o.segment_bytes = parse_size(raw->segment, "--segment");
       o.rotate_buffers = !raw->no_rotate;
       o.command_line = argv;
@@ -309,6 +339,12 @@ void add_benchmark_commands(CLI::App& app, std::function<int()>& action,
             "--stable tests per-iteration samples: use --timing per-call or barrier with --stable");
       validate_backend_options(o);
       validate_options(o, raw->algos, raw->dtypes, raw->ops, raw->placement);
+      if (!o.selection_file.empty()) {
+        if (!o.algo_auto)
+          throw UsageError("--selection " + o.selection_file +
+                           ": the table is used only with --algo auto");
+        collectives::SelectionTable::load(o.selection_file);  // a bad file said before MPI
+      }
       action = [raw, argc, argv_raw]() {
         MpiSession session(argc, argv_raw);
         return run_benchmark(raw->o);
@@ -361,6 +397,8 @@ void add_tune_command(CLI::App& app, std::function<int()>& action,
         colls.push_back(*c);
       }
     }
+    // With several collectives the raw measurements go to FILE.<collective>.json.
+    if (!raw->o.json_path.empty()) check_replaceable(raw->o.json_path, "--json");
     std::vector<Options> runs;
     for (Collective c : colls) {
       Options o = raw->o;
@@ -371,8 +409,10 @@ void add_tune_command(CLI::App& app, std::function<int()>& action,
       if (!o.json_path.empty() && colls.size() > 1)
         o.json_path = o.json_path + "." + std::string(collectives::collective_name(c)) + ".json";
       validate_options(o, {"all"}, raw->dtypes, {"sum"}, "out");
+      if (!o.json_path.empty()) check_replaceable(o.json_path, "--json");
       runs.push_back(o);
     }
+    check_distinct_outputs({{"--output", raw->output}, {"--json", raw->o.json_path}});
     check_writable(raw->output, "--output");
     auto table = std::make_shared<collectives::SelectionTable>(
         collectives::SelectionTable::load_default(raw->base));
@@ -407,7 +447,7 @@ void add_tune_command(CLI::App& app, std::function<int()>& action,
       }
       if (session.rank() == 0) {
         table->note = "tuned by collbench tune on " + std::to_string(session.size()) + " ranks";
-        table->save(raw->output);
+        write_file_atomic(raw->output, table->to_json());
         std::printf("# selection table written to %s (use: --algo auto --selection %s)\n",
                     raw->output.c_str(), raw->output.c_str());
       }

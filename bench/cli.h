@@ -23,6 +23,9 @@ void add_tune_command(CLI::App& app, std::function<int()>& action,
 // Prints every algorithm per collective with its description (`collbench --list`).
 void print_algorithm_list();
 
+// Throws UsageError unless `seconds` is 0 (never) or in [1, 1e6].
+void check_timeout(double seconds, const std::string& flag);
+
 // Validation that needs no MPI: resolves algorithm names, dtypes, ops; throws UsageError.
 void validate_options(Options& o, const std::vector<std::string>& algo_args,
                       const std::vector<std::string>& dtype_args,

@@ -25,6 +25,9 @@ struct Faults {
 
   // Throws UsageError on a malformed variable.
   static Faults from_env();
+  // Throws UsageError on a hook that can never act: a rank that does not exist, a size beyond
+  // --max-bytes, an element beyond every buffer (a mistake in the test that set it).
+  void check(int world_size, std::size_t max_bytes) const;
   const Fault* find(const std::string& kind, int rank) const;
 };
 

@@ -8,15 +8,20 @@
 #include <vector>
 
 #include "bench/cli.h"
+#include "bench/cli_checks.h"
 #include "bench/model/commands.h"
 #include "bench/mpi_session.h"
 #include "bench/provenance.h"
+#include "bench/signals.h"
 #include "bench/topo_command.h"
 #include "bench/workload_run.h"
 #include "collectives/error.h"
 
 int main(int argc, char** argv) {
   using namespace collbench;
+  // First: a signal during the set-up or a model command removes a temporary file in flight and
+  // exits with 128 + N (signals.h).
+  bench::install_signal_handlers();
   std::vector<std::string> args(argv, argv + argc);
   CLI::App app{"collbench: all-reduce and all-to-all benchmarks with one methodology", "collbench"};
   app.require_subcommand(0, 1);
@@ -35,8 +40,14 @@ int main(int argc, char** argv) {
   // other MPMD command line) before MPI starts, so a bad flag never leaves ranks waiting for each
   // other.
   const bool speaker = bench::reports_usage_errors();
+  if (const std::string bad = bench::subcommand_error(app, {args.begin() + 1, args.end()});
+      !bad.empty()) {
+    if (speaker) std::fprintf(stderr, "collbench: error: %s\n", bad.c_str());
+    return 2;
+  }
   try {
     app.parse(argc, argv);
+    bench::check_no_empty_values(app);
   } catch (const CLI::CallForHelp& e) {
     return speaker ? app.exit(e) : 0;
   } catch (const CLI::CallForAllHelp& e) {

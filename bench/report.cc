@@ -15,6 +15,7 @@
 #include "bench/sizes.h"
 #include "collectives/collective.h"
 #include "collectives/error.h"
+#include "collectives/input_file.h"
 #include "collectives/registry.h"
 
 namespace collbench::bench {
@@ -134,13 +135,17 @@ std::string ResultSink::to_csv() const {
 }
 
 void ResultSink::write(bool complete, const std::string& failure) {
-  if (!json_path_.empty()) write_file_atomic(json_path_, to_json(complete, failure).dump(1) + "\n");
-  if (!csv_path_.empty()) write_file_atomic(csv_path_, to_csv());
+  // Only the file of a finished run waits for the disk (see write_file_atomic).
+  if (!json_path_.empty())
+    write_file_atomic(json_path_, to_json(complete, failure).dump(1) + "\n", complete);
+  if (!csv_path_.empty()) write_file_atomic(csv_path_, to_csv(), complete);
 }
 
 void ResultSink::add(const Record& r) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (finished_) return;
   records_.push_back(r);
+  last_completed_ = in_progress_;
   // Written after the step completed: if the run dies now, it died after this step.
   write(false, "run did not finish; last completed step: " + in_progress_);
 }
@@ -153,8 +158,44 @@ void ResultSink::update(const std::function<void(std::vector<Record>&)>& change)
 
 void ResultSink::finish(bool complete, const std::string& failure) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (finished_) return;
+  finished_ = true;
   provenance_["end_time"] = iso_time_now();
   write(complete, failure);
+}
+
+void ResultSink::interrupt(const std::string& reason) {
+  std::string why;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    why = reason + " after " + std::to_string(records_.size()) + " records" +
+          (last_completed_.empty() ? std::string() : "; last completed step: " + last_completed_);
+  }
+  finish(false, why);
+}
+
+void note_failure_in_result_file(const std::string& path, const std::string& failure,
+                                 const json& provenance, const json& options) {
+  if (path.empty()) return;
+  try {
+    json j;
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec)) {
+      j = json::parse(read_input_file(path, "result file"), nullptr, false);
+      // Rank 0's file, complete or with another failure already: leave it as it is.
+      if (!j.is_object() || j.value("schema", "") != "collbench.result" ||
+          j.value("complete", true) || !j.contains("failure") || !j["failure"].is_string() ||
+          j["failure"].get<std::string>().rfind("run did not finish", 0) != 0)
+        return;
+    } else {
+      j = {{"schema", "collbench.result"}, {"schema_version", 1}, {"provenance", provenance},
+           {"options", options},           {"topology", nullptr}, {"records", json::array()}};
+    }
+    j["complete"] = false;
+    j["failure"] = failure;
+    write_file_atomic(path, j.dump(1) + "\n", false);
+  } catch (...) {
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

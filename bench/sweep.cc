@@ -6,11 +6,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <map>
-#include <set>
 #include <memory>
 #include <optional>
+#include <set>
+#include <thread>
 #include <vector>
 
 #include "bench/backend_select.h"
@@ -18,6 +20,7 @@
 #include "bench/provenance.h"
 #include "bench/report.h"
 #include "bench/runner.h"
+#include "bench/signals.h"
 #include "bench/sizes.h"
 #include "bench/stability.h"
 #include "collectives/mpi/mpi_transport.h"
@@ -271,6 +274,7 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
   std::string setup_error;
   try {
     faults = Faults::from_env();
+    faults.check(world_size, o.max_bytes);
   } catch (const Error& e) {
     setup_error = e.what();
   }
@@ -350,13 +354,40 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
     sink = std::make_unique<ResultSink>(o, prov, options_json(o));
     sink->set_topology(topo);
   }
-  Watchdog watchdog(world, o.timeout_s, [&sink](const std::string& why) {
-    if (!sink) return;
-    try {
-      sink->finish(false, why);
-    } catch (...) {
-    }
-  });
+  // On a rank other than 0 (the deputy) when rank 0 stopped answering: the failure goes into the
+  // result file rank 0 has been writing.
+  const json options = options_json(o);
+  Watchdog watchdog(
+      world, o.timeout_s,
+      [&sink](const std::string& why) {
+        if (!sink) return;
+        try {
+          sink->finish(false, why);
+        } catch (...) {
+        }
+      },
+      [&](const std::string& why) { note_failure_in_result_file(o.json_path, why, prov, options); });
+  // SIGINT/SIGTERM/SIGHUP: the rows measured so far stay, the file says why the run ended
+  // (signals.h).
+  std::unique_ptr<SignalWatch> signal_watch;
+  if (sink)
+    signal_watch = std::make_unique<SignalWatch>([&](const std::string& why) {
+      // Stopped (SIGSTOP) until the launcher ended the job: the freeze is the failure.
+      const std::string frozen = watchdog.freeze_note();
+      sink->interrupt(frozen.empty() ? why
+                                     : "timeout: Ranks that had not arrived: 0 (rank 0 " + frozen +
+                                           "); then " + why);
+      const std::string line = "collbench: " + why + "; " + std::to_string(sink->records().size()) +
+                               " records kept" + (o.json_path.empty() ? "" : " in " + o.json_path) +
+                               ", marked incomplete\n";
+      [[maybe_unused]] const ssize_t n = write(STDERR_FILENO, line.data(), line.size());
+    });
+  else
+    // The other ranks write nothing, but they wait before they exit: a launcher that sees a rank
+    // end kills the rest at once (Open MPI's mpirun: SIGKILL), and rank 0 needs a few tens of
+    // milliseconds to mark the file. Bounded: the launcher's own SIGKILL follows within 1 s.
+    signal_watch = std::make_unique<SignalWatch>(
+        [](const std::string&) { std::this_thread::sleep_for(std::chrono::milliseconds(700)); });
   std::string topo_line;
   for (int n = 0; n < hosts.nodes(); ++n)
     topo_line += (n ? ", " : "") + hosts.node_names[static_cast<std::size_t>(n)] + ":" +
@@ -378,7 +409,12 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
       for (const auto& set : sets) {
         const bool member = std::binary_search(set.ranks.begin(), set.ranks.end(), world_rank);
         MPI_Comm comm = MPI_COMM_NULL;
+        // Armed while every rank takes part: a rank that stops before the split is reported like
+        // one that stops in a collective.
+        watchdog.begin_step("the split into a set of " + std::to_string(set.ranks.size()) +
+                            " ranks");
         CB_MPI_CHECK(MPI_Comm_split(world, member ? 0 : MPI_UNDEFINED, world_rank, &comm));
+        watchdog.end_step();
         if (member) {
           std::vector<std::string> names;
           for (int r : set.ranks) names.push_back(hosts.hostnames[static_cast<std::size_t>(r)]);
@@ -390,8 +426,13 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
           sweep_set(sw, g, sizes, repeat);
           runner.close(g);
           MPI_Comm_free(&comm);
+          // Members wait here only for each other (the others arrived long ago): one that never
+          // comes (frozen, dead) is reported as in a collective.
+          watchdog.begin_step("the barrier after the sizes on " + std::to_string(g.size) +
+                              " ranks");
         }
         quiet_barrier(world);
+        watchdog.end_step();
         if (any_setup_error(sw.refused, world)) {  // bad input found once a group could be asked
           // Bad input leaves no file, unless an earlier rank set already wrote records.
           if (sink && !sink->records().empty())
@@ -411,6 +452,8 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
     if (sink) sink->finish(false, e.what());
     return 2;
   } catch (const std::exception& e) {
+    // A peer terminated by a signal makes MPI calls fail here first: let the signal decide.
+    exit_if_signalled_within(1.0);
     std::fprintf(stderr, "collbench: error on rank %d: %s\n", world_rank, e.what());
     if (sink) {
       try {
@@ -423,6 +466,20 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
     return 1;
   }
 
+  // Every requested algorithm refused every point: nothing was measured, which is never what the
+  // command line asked for (and no result file is written: it would hold no row).
+  std::int64_t status[2] = {sw.total_wrong, sw.measured};
+  watchdog.begin_step("the end of the run");
+  CB_MPI_CHECK(MPI_Bcast(status, 2, MPI_INT64_T, 0, world));
+  watchdog.end_step();
+  if (status[1] == 0) {
+    if (world_rank == 0)
+      std::fprintf(stderr,
+                   "collbench: error: nothing was measured: every requested algorithm refused "
+                   "every size on %d ranks (see the 'skipped' lines above)\n",
+                   world_size);
+    return 2;
+  }
   if (sink) {
     if (o.repeat > 1) {
       sink->update([&](std::vector<Record>& records) {
@@ -439,17 +496,6 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
     sink->finish(true, "");
     table.summary(sink->records());
     if (on_records) on_records(sink->records());
-  }
-  std::int64_t status[2] = {sw.total_wrong, sw.measured};
-  CB_MPI_CHECK(MPI_Bcast(status, 2, MPI_INT64_T, 0, world));
-  if (status[1] == 0) {
-    // Every requested algorithm refused every point: nothing was measured, which is never what
-    // the command line asked for.
-    if (world_rank == 0)
-      std::fprintf(stderr,
-                   "collbench: error: nothing was measured: every requested algorithm refused "
-                   "every size (see the 'skipped' lines above)\n");
-    return 2;
   }
   return status[0] > 0 ? 1 : 0;
 }

@@ -14,7 +14,10 @@ std::string fmt(double v, int decimals) {
 }
 
 std::string commas(std::int64_t v) {
-  const std::string digits = std::to_string(v < 0 ? -v : v);
+  // Unsigned magnitude: -v overflows for the most negative value.
+  const std::uint64_t mag =
+      v < 0 ? ~static_cast<std::uint64_t>(v) + 1 : static_cast<std::uint64_t>(v);
+  const std::string digits = std::to_string(mag);
   std::string out = v < 0 ? "-" : "";
   for (std::size_t i = 0; i < digits.size(); ++i) {
     if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
@@ -26,6 +29,14 @@ std::string commas(std::int64_t v) {
 std::string sig(double v) {
   if (std::isnan(v)) return "-";
   const double a = std::fabs(v);
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  // Digits with commas up to a million billion; beyond, a 64-bit integer would overflow and
+  // nobody reads that many digits.
+  if (a >= 1e15) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3g", v);
+    return buf;
+  }
   if (a >= 1e6) return commas(static_cast<std::int64_t>(std::llround(v)));
   if (a >= 100) return fmt(v, 0);
   if (a >= 10) return fmt(v, 1);

@@ -9,6 +9,7 @@
 
 #include "bench/mpi_session.h"
 #include "bench/report.h"
+#include "topology/discovery.h"
 
 namespace collbench::bench {
 namespace {
@@ -225,9 +226,13 @@ void add_topo_command(CLI::App& app, std::function<int()>& action) {
                   "Also write the topology (as in result files) to FILE");
   cmd->add_option("--xml", opts->xml_path,
                   "Describe the hardware from an hwloc XML file (lstopo --of xml) instead of this "
-                  "machine; bindings still come from the processes")
-      ->check(CLI::ExistingFile);
-  cmd->callback([opts, &action] { action = [opts] { return run_topo(*opts); }; });
+                  "machine; bindings still come from the processes");
+  cmd->callback([opts, &action] {
+    // Before MPI starts: a bad file is said once, not by every rank.
+    if (!opts->xml_path.empty()) topology::check_topology_xml(opts->xml_path);
+    if (!opts->json_path.empty()) check_writable(opts->json_path, "--json");
+    action = [opts] { return run_topo(*opts); };
+  });
 }
 
 }  // namespace collbench::bench

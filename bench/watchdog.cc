@@ -61,14 +61,33 @@ bool connect_with_timeout(int fd, const sockaddr_in& addr, int timeout_ms) {
 
 }  // namespace
 
-Watchdog::Watchdog(MPI_Comm comm, double timeout_s, std::function<void(const std::string&)> on_fire)
-    : comm_(comm), timeout_s_(timeout_s), on_fire_(std::move(on_fire)) {
+Watchdog::Watchdog(MPI_Comm comm, double timeout_s, std::function<void(const std::string&)> on_fire,
+                   std::function<void(const std::string&)> on_orphan)
+    : comm_(comm),
+      timeout_s_(timeout_s),
+      on_fire_(std::move(on_fire)),
+      on_orphan_(std::move(on_orphan)) {
   MPI_Comm_rank(comm_, &rank_);
   MPI_Comm_size(comm_, &size_);
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
   hostname_ = host;
   if (timeout_s_ <= 0) return;
+  // Rank 0 collects for 0.3 x timeout, so that a hang is reported within 1.5 x timeout with room
+  // for scheduling delays; at least 0.5 s for the reports to cross a network, at most 10 s.
+  grace_s_ = std::clamp(0.3 * timeout_s_, 0.5, 10.0);
+
+  // The deputy for a silent rank 0: the lowest other rank on rank 0's host, which can write
+  // where rank 0 writes.
+  std::vector<char> names(static_cast<std::size_t>(size_) * 256);
+  MPI_Allgather(host, 256, MPI_CHAR, names.data(), 256, MPI_CHAR, comm_);
+  rank0_host_ = std::string(names.data());
+  for (int r = 1; r < size_; ++r) {
+    if (rank0_host_ == std::string(names.data() + static_cast<std::size_t>(r) * 256)) {
+      deputy_ = r == rank_;
+      break;
+    }
+  }
 
   std::string addr;
   if (rank_ == 0) {
@@ -175,6 +194,7 @@ bool Watchdog::send_report(const RankReport& report) {
   const int port = std::atoi(rank0_addresses_.c_str() + colon + 1);
   std::istringstream ips(rank0_addresses_.substr(0, colon));
   std::string ip;
+  const int wait_ms = static_cast<int>(grace_s_ * 1000);
   while (std::getline(ips, ip, ',')) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return false;
@@ -182,15 +202,29 @@ bool Watchdog::send_report(const RankReport& report) {
     a.sin_family = AF_INET;
     a.sin_port = htons(static_cast<std::uint16_t>(port));
     if (inet_pton(AF_INET, ip.c_str(), &a.sin_addr) == 1 && connect_with_timeout(fd, a, 1000)) {
+      // The kernel accepts the connection and the bytes even while rank 0 is stopped; only the
+      // answer of rank 0's watchdog thread says that rank 0 is alive.
       const std::string msg = line + "\n";
       ssize_t off = 0;
       while (off < static_cast<ssize_t>(msg.size())) {
-        const ssize_t w = write(fd, msg.data() + off, msg.size() - static_cast<std::size_t>(off));
+        const ssize_t w =
+            send(fd, msg.data() + off, msg.size() - static_cast<std::size_t>(off), MSG_NOSIGNAL);
         if (w <= 0) break;
         off += w;
       }
+      bool acked = false;
+      pollfd p{fd, POLLIN, 0};
+      const auto until = Clock::now() + std::chrono::milliseconds(wait_ms);
+      while (!acked && Clock::now() < until) {
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
+        if (poll(&p, 1, static_cast<int>(std::max<long long>(1, left.count()))) <= 0) continue;
+        char c = 0;
+        acked = read(fd, &c, 1) == 1;
+        if (!acked) break;  // closed without an answer
+      }
       close(fd);
-      return off == static_cast<ssize_t>(msg.size());
+      return acked;
     }
     close(fd);
   }
@@ -203,9 +237,8 @@ void Watchdog::collect_and_abort(const std::string& first_reason) {
   reports[mine.rank] = mine;
   std::map<int, std::string> partial;  // fd -> buffered text
   std::vector<int> fds;
-  const double grace = std::min(10.0, std::max(1.0, timeout_s_));
   const auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                        std::chrono::duration<double>(grace));
+                                        std::chrono::duration<double>(grace_s_));
   while (static_cast<int>(reports.size()) < size_ && Clock::now() < until && listen_fd_ >= 0) {
     std::vector<pollfd> p{{listen_fd_, POLLIN, 0}};
     for (int fd : fds) p.push_back({fd, POLLIN, 0});
@@ -218,12 +251,17 @@ void Watchdog::collect_and_abort(const std::string& first_reason) {
       if (!(p[i].revents & (POLLIN | POLLHUP))) continue;
       char buf[4096];
       const ssize_t n = read(p[i].fd, buf, sizeof buf);
-      if (n > 0) {
-        partial[p[i].fd].append(buf, static_cast<std::size_t>(n));
-        continue;
-      }
+      if (n > 0) partial[p[i].fd].append(buf, static_cast<std::size_t>(n));
+      const std::string& text = partial[p[i].fd];
+      const bool line = text.find('\n') != std::string::npos;
+      if (n > 0 && !line) continue;
       RankReport r;
-      if (parse_report(partial[p[i].fd], r) && r.rank >= 0 && r.rank < size_) reports[r.rank] = r;
+      if (line && parse_report(text.substr(0, text.find('\n')), r) && r.rank >= 0 &&
+          r.rank < size_) {
+        reports[r.rank] = r;
+        // The answer; MSG_NOSIGNAL: the rank may have given up and closed (no SIGPIPE).
+        [[maybe_unused]] const ssize_t w = send(p[i].fd, "k", 1, MSG_NOSIGNAL);
+      }
       partial.erase(p[i].fd);  // the next connection may get the same descriptor
       close(p[i].fd);
       fds.erase(std::find(fds.begin(), fds.end(), p[i].fd));
@@ -232,11 +270,59 @@ void Watchdog::collect_and_abort(const std::string& first_reason) {
   }
   for (int fd : fds) close(fd);
 
-  const std::string text = describe_stuck(first_reason, mine, reports, size_);
+  // A rank 0 that was frozen is the one that did not arrive, wherever its counters stand.
+  const std::string text = describe_stuck(first_reason, mine, reports, size_, grace_s_,
+                                          freeze_note());
   std::fprintf(stderr, "%s\n", text.c_str());
   std::fflush(stderr);
   if (on_fire_) on_fire_(text);
   run_abort_hook();
+  MPI_Abort(MPI_COMM_WORLD, 3);
+  _exit(3);
+}
+
+std::string Watchdog::frozen_text(double now_s) const {
+  const double at = frozen_at_.load();
+  if (at < 0 || now_s - at > 2 * timeout_s_ + 10) return "";
+  char buf[160];
+  std::snprintf(buf, sizeof buf,
+                "frozen for %.1f s (stopped, e.g. SIGSTOP, or not scheduled), so it could not "
+                "answer",
+                frozen_for_.load());
+  return buf;
+}
+
+std::string Watchdog::freeze_note() const {
+  return frozen_text(std::chrono::duration<double>(Clock::now().time_since_epoch()).count());
+}
+
+void Watchdog::after_report(bool acked, const std::string& reason) {
+  if (acked) {
+    // Rank 0 aborts the job; if it cannot (it died after answering), end it from here.
+    for (int i = 0; i < 100 * (grace_s_ + 30) && !stop_.load(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    MPI_Abort(MPI_COMM_WORLD, 3);
+    _exit(3);
+  }
+  if (deputy_) {
+    const RankReport mine = local_report();
+    char text[1024];
+    std::snprintf(
+        text, sizeof text,
+        "collbench: timeout: %s; stuck in %s. Ranks that had not arrived: 0 (rank 0 on "
+        "%s: did not answer within %.1f s: stopped, dead or unreachable). Rank %d "
+        "waiting in the collective.",
+        reason.c_str(),
+        mine.description.empty() ? "set-up, before the first step" : mine.description.c_str(),
+        rank0_host_.c_str(), grace_s_, rank_);
+    std::fprintf(stderr, "%s\n", text);
+    std::fflush(stderr);
+    if (on_orphan_) on_orphan_(text);
+    MPI_Abort(MPI_COMM_WORLD, 3);
+    _exit(3);
+  }
+  // Give the deputy time to speak first; then end the job from here.
+  std::this_thread::sleep_for(std::chrono::duration<double>(2 * grace_s_ + 2));
   MPI_Abort(MPI_COMM_WORLD, 3);
   _exit(3);
 }
@@ -257,11 +343,14 @@ void Watchdog::fire_now(const std::string& reason) {
       collect_and_abort("rank 0 on " + hostname_ + ": " + reason);
     }
   } else if (!fired_.exchange(true)) {
-    // The reason travels with the report; printed here only when rank 0 cannot be reached.
-    if (!send_report(local_report(reason)))
+    // The reason travels with the report; printed here only when rank 0 cannot be reached (and
+    // this rank is not the deputy, which names rank 0 itself).
+    const bool acked = send_report(local_report(reason));
+    if (!acked && !deputy_)
       std::fprintf(stderr, "collbench: rank %d on %s: %s\n", rank_, hostname_.c_str(),
                    reason.c_str());
     run_abort_hook();
+    after_report(acked, reason);
   }
   std::this_thread::sleep_for(std::chrono::duration<double>(timeout_s_ + 15));
   MPI_Abort(MPI_COMM_WORLD, 3);
@@ -271,7 +360,11 @@ void Watchdog::fire_now(const std::string& reason) {
 void Watchdog::thread_main() {
   std::uint64_t last_seq = progress_.seq();
   auto last_change = Clock::now();
+  auto last_tick = last_change;
   const auto timeout = std::chrono::duration<double>(timeout_s_);
+  // A loop of 50 ms that took this long means the whole process was stopped (SIGSTOP) or not
+  // scheduled: its own progress did not move for a reason that is not a hang of the collective.
+  const auto frozen = std::chrono::duration<double>(std::max(1.0, timeout_s_ / 2));
   while (!stop_.load()) {
     bool incoming = false;
     if (rank_ == 0 && listen_fd_ >= 0) {
@@ -282,6 +375,12 @@ void Watchdog::thread_main() {
     }
     const std::uint64_t seq = progress_.seq();
     const auto now = Clock::now();
+    if (now - last_tick > frozen) {
+      frozen_for_.store(std::chrono::duration<double>(now - last_tick).count());
+      frozen_at_.store(std::chrono::duration<double>(now.time_since_epoch()).count());
+      last_change = now;  // the main thread gets a full timeout after the freeze
+    }
+    last_tick = now;
     if (seq != last_seq || !armed_.load()) {
       last_seq = seq;
       last_change = now;
@@ -290,22 +389,14 @@ void Watchdog::thread_main() {
     if (!stale && !incoming) continue;
     if (fired_.exchange(true)) return;
     char reason[160];
-    std::snprintf(reason, sizeof reason, "no progress for %.1f s on rank %d", timeout_s_,
-                  stale ? rank_ : -1);
+    std::snprintf(reason, sizeof reason, "no progress for %.1f s on rank %d", timeout_s_, rank_);
     if (rank_ == 0) {
       // Woken by another rank's report: describe_stuck leads with the reason it carries.
       collect_and_abort(stale ? reason : "");
     }
-    send_report(local_report());  // a position, not a failure of its own
+    const bool acked = send_report(local_report());  // a position, not a failure of its own
     run_abort_hook();
-    // Rank 0 aborts the job; if it cannot (it is gone), end this rank ourselves.
-    for (int i = 0; i < 300 && !stop_.load(); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    if (!stop_.load()) {
-      MPI_Abort(MPI_COMM_WORLD, 3);
-      _exit(3);
-    }
-    return;
+    after_report(acked, reason);
   }
 }
 

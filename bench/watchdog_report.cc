@@ -1,5 +1,7 @@
 #include "bench/watchdog_report.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <sstream>
 #include <vector>
 
@@ -75,7 +77,8 @@ bool parse_report(const std::string& line, RankReport& r) {
 }
 
 std::string describe_stuck(const std::string& first_reason, const RankReport& mine,
-                           const std::map<int, RankReport>& reports, int size) {
+                           const std::map<int, RankReport>& reports, int size, double waited_s,
+                           const std::string& mine_frozen) {
   RankReport front = mine;
   for (const auto& [r, rep] : reports)
     if (rep.key() > front.key()) front = rep;
@@ -84,11 +87,28 @@ std::string describe_stuck(const std::string& first_reason, const RankReport& mi
     auto it = reports.find(r);
     if (it == reports.end()) {
       silent.push_back(r);
+    } else if (r == mine.rank && !mine_frozen.empty()) {
+      behind.push_back(r);
     } else if (it->second.key() < front.key()) {
       behind.push_back(r);
     } else {
       waiting.push_back(r);
     }
+  }
+  // A silent rank (stopped, dead) is the one the others wait for, unless a rank that answered is
+  // a whole step behind: positions inside one step (a barrier one rank left before another saw
+  // it complete) only say where each waited for the silent one.
+  const bool frozen_mine = !mine_frozen.empty();
+  bool step_behind = false;
+  for (int r : behind)
+    if (r != mine.rank || !frozen_mine) step_behind |= reports.at(r).step < front.step;
+  if (!silent.empty() && !step_behind) {
+    std::vector<int> named = silent;
+    for (int r : behind) (r == mine.rank && frozen_mine ? named : waiting).push_back(r);
+    std::sort(named.begin(), named.end());
+    std::sort(waiting.begin(), waiting.end());
+    behind = std::move(named);
+    silent.clear();
   }
   // Woken by another rank's report: lead with the reason a failed rank sent, if any.
   std::string reason = first_reason;
@@ -97,18 +117,32 @@ std::string describe_stuck(const std::string& first_reason, const RankReport& mi
       reason = "rank " + std::to_string(r) + " on " + rep.host + ": " + rep.reason;
   if (reason.empty()) reason = "another rank reported no progress within --timeout";
   std::ostringstream msg;
-  msg << "collbench: timeout: " << reason << "; stuck in " << front.description << ", "
-      << where(front) << ".";
+  msg << "collbench: timeout: " << reason << "; stuck in "
+      << (front.description.empty() ? std::string("set-up, before the first step")
+                                    : front.description)
+      << ", " << where(front) << ".";
   if (!behind.empty()) {
     msg << " Ranks that had not arrived: " << rank_list(behind) << " (";
     bool first = true;
     for (int r : behind) {
-      const auto& rep = reports.at(r);
-      msg << (first ? "" : "; ") << "rank " << r << " on " << rep.host << " in " << where(rep);
+      msg << (first ? "" : "; ");
+      first = false;
+      if (r == mine.rank && !mine_frozen.empty()) {
+        msg << "rank " << r << " on " << mine.host << ": " << mine_frozen;
+        continue;
+      }
+      auto it = reports.find(r);
+      if (it == reports.end()) {
+        char waited[64] = "";
+        if (waited_s > 0) std::snprintf(waited, sizeof waited, " within %.1f s", waited_s);
+        msg << "rank " << r << ": did not answer" << waited << " (stopped, dead or unreachable)";
+        continue;
+      }
+      const auto& rep = it->second;
+      msg << "rank " << r << " on " << rep.host << " in " << where(rep);
       if (rep.step != front.step)
         msg << " of an earlier step: "
             << (rep.description.empty() ? std::string("start-up") : rep.description);
-      first = false;
     }
     msg << ").";
   }

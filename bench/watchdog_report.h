@@ -31,8 +31,14 @@ bool parse_report(const std::string& line, RankReport& r);
 // "collbench: timeout: <first_reason>; stuck in <step>, <phase>. Ranks that had not arrived: ...
 // Ranks that did not report ...: ... Ranks waiting in the collective: ..." -- `reports` holds
 // what arrived (by rank), `mine` the reporting rank's own position, `size` the number of ranks.
-// Ranks that failed themselves are listed with their reasons.
+// Ranks that failed themselves are listed with their reasons. A rank that did not report is the
+// one the others wait for, unless a rank that did is a whole step behind: it is named as not
+// arrived ("did not answer within `waited_s` s") and the others as waiting, wherever inside the
+// step each stands. `mine_frozen`, when not empty, says that the
+// reporting rank itself (rank 0) was frozen (SIGSTOP): it is then the one that had not arrived,
+// wherever its counters stand.
 std::string describe_stuck(const std::string& first_reason, const RankReport& mine,
-                           const std::map<int, RankReport>& reports, int size);
+                           const std::map<int, RankReport>& reports, int size,
+                           double waited_s = 0, const std::string& mine_frozen = "");
 
 }  // namespace collbench::bench

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/cli.h"
 #include "bench/backend_select.h"
 #include "bench/launch.h"
 #include "bench/mpi_session.h"
@@ -429,6 +430,8 @@ void add_workload_command(CLI::App& app, std::function<int()>& action,
       ->check(CLI::Range(0.0, 1e9));
   run->add_flag("-q,--quiet", a->o.quiet, "no table");
   run->callback([a, &action, argc, argv_raw] {
+    check_timeout(a->o.timeout_s, "--timeout");
+    if (!a->o.json_path.empty()) check_replaceable(a->o.json_path, "--json");
     a->o.max_bytes = parse_size(a->max_bytes_text, "--max-bytes");
     if (a->o.max_bytes < 64)
       throw UsageError("--max-bytes " + a->max_bytes_text + ": must be at least 64");

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "collectives/error.h"
+#include "collectives/input_file.h"
 #include "collectives/registry.h"
 
 namespace collbench::collectives {
@@ -104,7 +105,7 @@ SelectionTable SelectionTable::parse(std::string_view text, std::string_view ori
   try {
     j = nlohmann::json::parse(text.begin(), text.end());
   } catch (const nlohmann::json::exception& e) {
-    throw UsageError("selection table " + where + ": not valid JSON: " + e.what());
+    throw UsageError("selection table " + where + ": not valid JSON: " + json_error_text(e));
   }
   if (!j.is_object()) throw UsageError("selection table " + where + ": expected a JSON object");
   if (j.contains("schema") && j["schema"] != std::string(kSchema))
@@ -158,7 +159,7 @@ SelectionTable SelectionTable::parse(std::string_view text, std::string_view ori
         if (e.contains("max_ranks") && !e["max_ranks"].is_null())
           r.max_ranks = static_cast<int>(whole("max_ranks", kRanksLimit));
       } catch (const nlohmann::json::exception& ex) {
-        throw UsageError(at + ": " + ex.what());
+        throw UsageError(at + ": " + json_error_text(ex));
       }
       for (auto f = e.begin(); f != e.end(); ++f)
         if (f.key() != "algorithm" && f.key() != "min_bytes" && f.key() != "max_bytes" &&
@@ -182,11 +183,7 @@ SelectionTable SelectionTable::parse(std::string_view text, std::string_view ori
 }
 
 SelectionTable SelectionTable::load(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw UsageError("cannot read selection table " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse(ss.str(), path);
+  return parse(read_input_file(path, "selection table"), path);
 }
 
 SelectionTable SelectionTable::load_default(const std::string& path) {

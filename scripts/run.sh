@@ -10,15 +10,53 @@ source scripts/common.sh
 ranks=$(( jobs < 2 ? 2 : jobs ))
 max_bytes=16M
 out="results/runs/$(date -u +%Y%m%dT%H%M%SZ)"
+usage_error() { echo "run.sh: error: $*" >&2; exit 2; }
+# Every option is checked here, before anything is installed or built.
 while [ $# -gt 0 ]; do
   case "$1" in
-    --ranks) ranks="$2"; shift 2 ;;
-    --max-bytes) max_bytes="$2"; shift 2 ;;
-    --out) out="$2"; shift 2 ;;
+    --ranks|--max-bytes|--out)
+      [ $# -ge 2 ] && [ -n "$2" ] || usage_error "$1 needs a value (see --help)"
+      case "$1" in
+        --ranks) ranks="$2" ;;
+        --max-bytes) max_bytes="$2" ;;
+        --out) out="$2" ;;
+      esac
+      shift 2 ;;
     -h|--help) sed -n '2,4p' "$0"; exit 0 ;;
-    *) echo "run.sh: unknown option '$1'" >&2; exit 2 ;;
+    *) usage_error "unknown option '$1' (see --help)" ;;
   esac
 done
+[[ "$ranks" =~ ^[0-9]+$ ]] && [ "${#ranks}" -le 6 ] && [ "$ranks" -ge 1 ] ||
+  usage_error "--ranks '$ranks': expected a whole number of ranks, at least 1"
+[[ "$max_bytes" =~ ^[0-9]+[KMGT]?$ ]] ||
+  usage_error "--max-bytes '$max_bytes': expected a size such as 16M (K/M/G/T = 1024^k)"
+[ ! -e "$out" ] || [ -d "$out" ] || usage_error "--out '$out' exists and is not a folder"
+
+# Ctrl-C or SIGTERM: the run is ended (collbench keeps the rows measured, marked incomplete) and
+# this script exits 130 or 143. Open MPI's mpirun, signalled itself, would exit 1 (the code of
+# wrong results), so the signal is forwarded to it and its status replaced.
+interrupted=0
+child=0
+on_signal() {
+  interrupted=$1
+  if [ "$child" != 0 ]; then kill -TERM "$child" 2>/dev/null || true; fi
+}
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM
+trap 'on_signal 129' HUP
+launch() {
+  local rc=0
+  "$@" &
+  child=$!
+  wait "$child" || rc=$?
+  while kill -0 "$child" 2>/dev/null; do wait "$child" || rc=$?; done
+  child=0
+  if [ "$interrupted" != 0 ]; then
+    echo "run.sh: interrupted; results so far in $out (marked incomplete)" >&2
+    exit "$interrupted"
+  fi
+  return "$rc"
+}
 
 scripts/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -27,8 +65,8 @@ mkdir -p "$out"
 
 for coll in allreduce alltoall; do
   echo "== $coll, $ranks ranks, 4 B .. $max_bytes, every algorithm =="
-  mpirun -np "$ranks" --bind-to none build/bench/collbench "$coll" --algo all -b 4 -e "$max_bytes" \
-    -f 4 -n 20 -w 5 --json "$out/$coll.json" --csv "$out/$coll.csv"
+  launch mpirun -np "$ranks" --bind-to none build/bench/collbench "$coll" --algo all -b 4 \
+    -e "$max_bytes" -f 4 -n 20 -w 5 --json "$out/$coll.json" --csv "$out/$coll.csv"
 done
 
 if [ -x scripts/collbench-plot ]; then

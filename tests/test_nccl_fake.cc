@@ -286,7 +286,8 @@ TEST(FakeNccl, DeadPeerMidCollectiveIsNamed) {
   });
   report("dead peer", r);
   EXPECT_EQ(r.exit_code, 3);
-  EXPECT_NE(r.report.find("Ranks that did not report (dead, stopped or unreachable): 1."),
+  // Every rank that answered waits at the same place: the silent one is the one not arriving.
+  EXPECT_NE(r.report.find("Ranks that had not arrived: 1 (rank 1: did not answer"),
             std::string::npos)
       << r.report;
   EXPECT_NE(r.report.find("Ranks waiting in the collective: 0,2,3."), std::string::npos)
@@ -480,6 +481,36 @@ TEST(WatchdogReport, RoundTripsAndLeadsWithAFailedRanksReason) {
             std::string::npos)
       << msg;
   EXPECT_NE(msg.find("Ranks waiting in the collective: 0,3."), std::string::npos) << msg;
+}
+
+// A stopped rank inside a step: rank 0 has not yet seen the barrier complete that rank 1 left
+// (it waits for a message of the stopped rank 2). The silent rank is the one not arriving; the
+// positions inside the step only say where each waited.
+TEST(WatchdogReport, SilentRankInsideAStepIsTheOneNotArriving) {
+  bench::RankReport r0;
+  r0.rank = 0;
+  r0.step = 5;
+  r0.phase = static_cast<int>(Phase::kBarrier);
+  r0.host = "vm";
+  r0.description = "allreduce ring 16K";
+  bench::RankReport r1 = r0;
+  r1.rank = 1;
+  r1.phase = static_cast<int>(Phase::kWarmup);
+  const std::map<int, bench::RankReport> reports{{0, r0}, {1, r1}};
+  const std::string msg = bench::describe_stuck("no progress", r0, reports, 3, 1.5);
+  EXPECT_NE(msg.find("Ranks that had not arrived: 2 (rank 2: did not answer within 1.5 s"),
+            std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("Ranks waiting in the collective: 0,1."), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("did not report"), std::string::npos) << msg;
+
+  // Rank 0 itself was stopped (SIGSTOP) and resumed: it is the one not arriving.
+  const std::string frozen =
+      bench::describe_stuck("no progress", r0, reports, 2, 1.5, "frozen for 6.1 s");
+  EXPECT_NE(frozen.find("Ranks that had not arrived: 0 (rank 0 on vm: frozen for 6.1 s)"),
+            std::string::npos)
+      << frozen;
+  EXPECT_NE(frozen.find("Ranks waiting in the collective: 1."), std::string::npos) << frozen;
 }
 
 }  // namespace

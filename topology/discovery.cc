@@ -15,9 +15,12 @@
 
 #include "collectives/error.h"
 #include "collectives/host.h"
+#include "collectives/input_file.h"
 
 namespace collbench::topology {
 namespace {
+
+constexpr std::size_t kMaxXmlBytes = std::size_t{256} << 20;
 
 // Owns an hwloc topology so that every exit path destroys it.
 class Topo {
@@ -80,10 +83,13 @@ void load(const Topo& topo, const DiscoveryOptions& o, std::string* source) {
   if (sources > 1)
     throw UsageError("give at most one of an XML file, an XML buffer, a synthetic topology");
   if (!o.xml_path.empty()) {
-    std::ifstream probe(o.xml_path);
-    if (!probe) throw UsageError("cannot read topology XML '" + o.xml_path + "'");
+    // Missing, a folder, unreadable: said here, before hwloc gives a vaguer error.
+    const std::string text =
+        read_input_file(o.xml_path, "hwloc XML topology (lstopo --of xml)", kMaxXmlBytes);
+    if (text.find_first_not_of(" \t\r\n") == std::string::npos)
+      throw UsageError(o.xml_path + ": is empty; expected an hwloc XML topology");
     if (hwloc_topology_set_xml(t, o.xml_path.c_str()) != 0)
-      throw UsageError("hwloc cannot use '" + o.xml_path + "' as an XML topology");
+      throw UsageError(o.xml_path + ": not an hwloc XML topology (lstopo --of xml writes one)");
     *source = o.xml_path;
   } else if (!o.xml_buffer.empty()) {
     if (hwloc_topology_set_xmlbuffer(t, o.xml_buffer.c_str(),
@@ -469,6 +475,20 @@ double thread_cpu_seconds() {
   timespec ts{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+void check_topology_xml(const std::string& path) {
+  DiscoveryOptions o;
+  o.xml_path = path;
+  Topo topo;
+  std::string source;
+  try {
+    load(topo, o, &source);
+  } catch (const UsageError&) {
+    throw;
+  } catch (const Error&) {
+    throw UsageError(path + ": not an hwloc XML topology (lstopo --of xml writes one)");
+  }
 }
 
 Discovery discover(const DiscoveryOptions& options) {

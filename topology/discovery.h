@@ -142,6 +142,10 @@ struct Discovery {
 // Throws collbench::Error when hwloc cannot load the topology (message names the source).
 Discovery discover(const DiscoveryOptions& options = {});
 
+// Loads an hwloc XML file as discover() would, to refuse a bad --topology-xml before MPI starts:
+// throws UsageError naming the file and why (missing, a folder, not hwloc XML).
+void check_topology_xml(const std::string& path);
+
 // Binding of a PU list against a discovered machine (pure; used by discover and by tests).
 Binding binding_from_pus(const Hardware& hw, const std::vector<int>& pus);
 

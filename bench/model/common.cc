@@ -1,6 +1,7 @@
 #include "bench/model/common.h"
 
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <cstdio>
 
 #include "bench/output_file.h"
@@ -11,6 +12,31 @@
 namespace collbench::bench::model_cli {
 
 using nlohmann::json;
+
+CLI::Option* number_check(CLI::Option* opt, double lo, bool inclusive) {
+  return opt->check(CLI::Validator(
+      [lo, inclusive](std::string& text) -> std::string {
+        std::size_t used = 0;
+        double v = 0;
+        try {
+          v = std::stod(text, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        const bool ok = used == text.size() && !text.empty() && std::isfinite(v) &&
+                        (inclusive ? v >= lo : v > lo);
+        if (ok) return {};
+        return "must be a finite number " + std::string(inclusive ? ">= " : "> ") +
+               CLI::detail::to_string(lo) + " (got '" + text + "')";
+      },
+      ""));
+}
+
+void check_outputs(const std::vector<std::pair<std::string, std::string>>& outputs) {
+  check_distinct_outputs(outputs);
+  for (const auto& [flag, path] : outputs)
+    if (!path.empty()) check_writable(path, flag);
+}
 
 int guarded(const char* command, const std::function<int()>& fn) {
   try {
@@ -91,21 +117,31 @@ std::vector<std::int64_t> parse_gpus(const std::string& text) {
 }
 
 void add_site_options(CLI::App* cmd, model::SiteOptions& o) {
-  cmd->add_option("--pue", o.pue, "facility power / IT power")->capture_default_str();
-  cmd->add_option("--overhead", o.overhead,
-                  "power for network, storage, CPUs outside the GPU server, fraction of IT")
-      ->capture_default_str();
-  cmd->add_option("--node-kw", o.unit_kw,
-                  "maximum power of one GPU server (NVL72: rack), kW; default: the profile's");
-  cmd->add_option("--switch-radix", o.switch_radix,
-                  "switch ports at NIC speed; default: the profile's (128 x 400G)");
-  cmd->add_option("--oversub-leaf", o.leaf_oversubscription, "leaf down:up port ratio")
-      ->capture_default_str();
-  cmd->add_option("--oversub-spine", o.spine_oversubscription,
-                  "spine down:up port ratio (traffic between pods)")
-      ->capture_default_str();
-  cmd->add_option("--pod-gpus", o.pod_gpus,
-                  "GPUs per pod (a whole number of rail groups); default: one spine plane");
+  number_check(cmd->add_option("--pue", o.pue, "facility power / IT power")->capture_default_str(),
+               1, true);
+  number_check(cmd->add_option("--overhead", o.overhead,
+                               "power for network, storage, CPUs outside the GPU server, fraction "
+                               "of IT")
+                   ->capture_default_str(),
+               0, true);
+  number_check(cmd->add_option("--node-kw", o.unit_kw,
+                               "maximum power of one GPU server (NVL72: rack), kW; default: the "
+                               "profile's"),
+               0);
+  number_check(cmd->add_option("--switch-radix", o.switch_radix,
+                               "switch ports at NIC speed; default: the profile's (128 x 400G)"),
+               0);
+  number_check(cmd->add_option("--oversub-leaf", o.leaf_oversubscription, "leaf down:up port ratio")
+                   ->capture_default_str(),
+               1, true);
+  number_check(cmd->add_option("--oversub-spine", o.spine_oversubscription,
+                               "spine down:up port ratio (traffic between pods)")
+                   ->capture_default_str(),
+               1, true);
+  number_check(cmd->add_option("--pod-gpus", o.pod_gpus,
+                               "GPUs per pod (a whole number of rail groups); default: one spine "
+                               "plane"),
+               0);
 }
 
 json site_options_json(const model::SiteOptions& o) {

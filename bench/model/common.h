@@ -10,6 +10,10 @@
 #include <vector>
 
 #include "bench/cli_fwd.h"
+
+namespace CLI {
+class Option;
+}  // namespace CLI
 #include "topology/model/error_band.h"
 #include "topology/model/fabric.h"
 #include "topology/model/profiles.h"
@@ -17,6 +21,13 @@
 
 namespace collbench::bench::model_cli {
 
+// When the option is given, refuses a value that is not a finite number above `lo` (at least
+// `lo` when `inclusive`); CLI11's message names the flag and the value. An option left out keeps
+// its default, which may mean "not set" (0 or -1): given explicitly, such a value is an error.
+CLI::Option* number_check(CLI::Option* opt, double lo, bool inclusive = false);
+// Refuses output paths that cannot be written (and two flags naming one file) before any work:
+// (flag, path) pairs, empty paths skipped. Throws UsageError.
+void check_outputs(const std::vector<std::pair<std::string, std::string>>& outputs);
 // Runs fn; a UsageError is printed as one line and gives 2, any other error 1.
 int guarded(const char* command, const std::function<int()>& fn);
 // Writes j to path (atomically) and says so; nothing when path is empty.

@@ -13,6 +13,22 @@ using nlohmann::json;
 
 InRange load_in_range(const FitArgs& a) {
   InRange loaded{model::load_result_files(a.files, a.stat), {}};
+  if (loaded.records.empty()) {
+    // Say why every record was left out (all wrong, one rank, ...), not just that none is left.
+    std::string why;
+    for (const auto& s : loaded.skipped) why += (why.empty() ? "" : "; ") + s;
+    throw UsageError("results: no record can be fitted (" +
+                     (why.empty() ? std::string("the files hold no records") : why) + ")");
+  }
+  if (!a.dtype.empty() &&
+      std::none_of(loaded.records.begin(), loaded.records.end(),
+                   [&](const model::FitRecord& r) { return r.dtype == a.dtype; })) {
+    std::string have;
+    for (const auto& r : loaded.records)
+      if (have.find(r.dtype) == std::string::npos) have += (have.empty() ? "" : ", ") + r.dtype;
+    throw UsageError("--dtype " + a.dtype + ": no record of that element type (the files hold " +
+                     have + ")");
+  }
   if (!a.each_repeat) {
     const std::size_t before = loaded.records.size();
     if (const std::size_t folded = model::merge_repeats(loaded.records); folded > 0)
@@ -134,8 +150,9 @@ void add_fit_flags(CLI::App* c, FitArgs& a) {
   c->add_option("--tiers", a.tiers, "auto, intra or intra,inter")->capture_default_str();
   c->add_option("--stat", a.stat, "time statistic: p50, mean or min")->capture_default_str();
   c->add_option("--dtype", a.dtype, "all-reduce element type to fit (default: most common)");
-  c->add_option("--gamma-gbps", a.gamma_gbps,
-                "fix the reduction rate (GB/s; 0 = free) instead of fitting it");
+  number_check(c->add_option("--gamma-gbps", a.gamma_gbps,
+                             "fix the reduction rate (GB/s; 0 = free) instead of fitting it"),
+               0, true);
   c->add_option("--json", a.json_path, "write the same content as JSON");
   c->add_option("-b,--min-bytes", a.min_bytes,
                 "use only records of at least this size (e.g. 4M: the sizes that stream from "

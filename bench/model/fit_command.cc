@@ -18,6 +18,7 @@ namespace {
 using nlohmann::json;
 
 int run_fit(const FitArgs& a) {
+  check_outputs({{"--output", a.output}, {"--json", a.json_path}});
   const model::FitOptions opt = fit_options(a);
   const InRange loaded = load_in_range(a);
   const model::FitResult r = model::fit_records(loaded.records, opt);

@@ -326,6 +326,7 @@ std::string best_table(const Plan& plan, const Projection& pr, std::size_t f, Co
 }
 
 int run_predict(const PredictArgs& a) {
+  check_outputs({{"--json", a.json_path}});
   const Plan plan = make_plan(a);
   for (const auto& line : plan.over) std::printf("beyond the power budget: %s\n", line.c_str());
   const Projection pr = project(plan);
@@ -393,7 +394,8 @@ void add_predict_command(CLI::App* model, Action& action) {
   c->add_option("-b,--min-bytes", a->min_bytes, "smallest size per rank (K/M/G = 1024^k)")
       ->capture_default_str();
   c->add_option("-e,--max-bytes", a->max_bytes, "largest size per rank")->capture_default_str();
-  c->add_option("-f,--step-factor", a->factor, "size multiplier")->capture_default_str();
+  number_check(
+      c->add_option("-f,--step-factor", a->factor, "size multiplier")->capture_default_str(), 1);
   c->add_option("--gpus", a->gpus, "GPU counts: A:B (powers of two) or a comma list")
       ->capture_default_str();
   c->add_option("--algo", a->algos, "algorithms (comma list), default all");

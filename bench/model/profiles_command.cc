@@ -25,6 +25,7 @@ struct ProfilesArgs {
 };
 
 int run_profiles(const ProfilesArgs& a) {
+  check_outputs({{"--json", a.json_path}});
   Table t({"key", "system", "scale-up GPUs", "scale-up GB/s", "eff", "in-switch", "NIC GB/s",
            "radix", "GPU W", "unit kW / GPUs", "HBM GB", "HBM TB/s"});
   json out;

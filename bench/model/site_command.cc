@@ -56,6 +56,7 @@ json site_json(const model::Site& s) {
 }
 
 int run_site(SiteArgs a) {
+  check_outputs({{"--json", a.json_path}, {"--fabric-out", a.fabric_out}});
   a.site.power_mw = a.power_mw;
   a.site.gpus = a.gpus;
   const auto profiles = parse_profiles(a.gpu, "--gpu");
@@ -131,10 +132,14 @@ void add_site_command(CLI::App* model, Action& action) {
   auto a = std::make_shared<SiteArgs>();
   CLI::App* c = model->add_subcommand(
       "site", "GPUs, nodes, domains and switch tiers a power budget holds, arithmetic shown");
-  c->add_option("--power-mw", a->power_mw, "site power budget, MW")->capture_default_str();
+  number_check(
+      c->add_option("--power-mw", a->power_mw, "site power budget, MW")->capture_default_str(), 0);
   c->add_option("--gpu", a->gpu, "hardware profile (" + model::profile_keys() + ") or all")
       ->capture_default_str();
-  c->add_option("--gpus", a->gpus, "size the site for this many GPUs instead of a power budget");
+  number_check(
+      c->add_option("--gpus", a->gpus, "size the site for this many GPUs instead of a power budget")
+          ->check(CLI::Range(std::int64_t{1}, std::int64_t{1000000000})),
+      0);
   add_site_options(c, a->site);
   c->add_option("--fabric-out", a->fabric_out, "write the site's fabric JSON");
   c->add_option("--json", a->json_path, "write the same content as JSON");

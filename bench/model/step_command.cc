@@ -116,6 +116,10 @@ int run_step_scaled(const StepArgs& a, const model::Workload& w) {
       targets.push_back({p->key, model::site_fabric(*p, a.scale_to, a.site)});
   }
   const model::Workload r = model::resolve_workload(w, 1 << 20);
+  if (a.scale_to > r.parallel.gpus)
+    throw UsageError("--scale-to " + std::to_string(a.scale_to) + ": above the full step of '" +
+                     w.name + "' (" + commas(r.parallel.gpus) +
+                     " ranks); give at most that many ranks");
   const model::Workload small = model::scaled_parallelism(r, a.scale_to);
   const auto plan = model::scaled_step(r, a.scale_to);
   std::printf(
@@ -151,6 +155,7 @@ int run_step_scaled(const StepArgs& a, const model::Workload& w) {
 }
 
 int run_step(const StepArgs& a) {
+  check_outputs({{"--json", a.json_path}});
   if (a.list) {
     for (const auto& n : model::builtin_workload_names()) {
       const auto w = model::builtin_workload(n);
@@ -294,9 +299,12 @@ void add_step_command(CLI::App* model, Action& action) {
   c->add_option("--config", a->config, "workload JSON (model + parallel)");
   c->add_flag("--list", a->list, "list the built-in workloads");
   c->add_option("--profile", a->profiles, "profiles (comma list) or all")->capture_default_str();
-  c->add_option("--power-mw", a->power_mw, "site power (default: the workload's, 300 MW)");
-  c->add_option("--scale-to", a->scale_to,
-                "the step scaled down to N ranks (what `workload run` measures), predicted");
+  number_check(
+      c->add_option("--power-mw", a->power_mw, "site power (default: the workload's, 300 MW)"), 0);
+  number_check(c->add_option("--scale-to", a->scale_to,
+                             "the step scaled down to N ranks (what `workload run` measures), "
+                             "predicted"),
+               0);
   c->add_option("--fabric", a->fabric_path, "with --scale-to: a fabric JSON (from model fit)");
   add_site_options(c, a->site);
   c->add_flag("--strict", a->strict,

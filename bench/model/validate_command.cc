@@ -19,6 +19,7 @@ namespace {
 using nlohmann::json;
 
 int run_validate(const FitArgs& a) {
+  check_outputs({{"--json", a.json_path}});
   model::ValidationOptions vo;
   vo.fit = fit_options(a);
   vo.holdout_every = a.holdout_every;
@@ -137,7 +138,9 @@ void add_validate_command(CLI::App* model, Action& action) {
   c->add_option("--holdout-every", a->holdout_every, "hold out every n-th size")
       ->capture_default_str();
   c->add_flag("--no-holdout-ranks", a->no_holdout_ranks, "keep the largest rank count in training");
-  c->add_option("--target", a->target, "median relative error target")->capture_default_str();
+  number_check(
+      c->add_option("--target", a->target, "median relative error target")->capture_default_str(),
+      0);
   c->add_flag("--strict", a->strict, "exit 1 when an algorithm misses the target");
   auto published = std::make_shared<bool>(false);
   c->add_flag(

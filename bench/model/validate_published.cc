@@ -172,6 +172,10 @@ json targets(const CalibrationReport& rep) {
 }  // namespace
 
 int run_validate_published(const PublishedArgs& a) {
+  // Outputs checked before anything is read or printed, like every other command's.
+  check_outputs({{"--json", a.json_path}, {"--baseline-out", a.baseline_out}});
+  const nlohmann::json baseline =
+      a.baseline.empty() ? nlohmann::json() : model::load_baseline(a.baseline);
   const model::CalibrationRecord loaded =
       a.files.empty() ? model::CalibrationRecord{} : model::load_calibration(a.files);
   const model::CalibrationRecord& record = a.files.empty() ? model::builtin_calibration() : loaded;
@@ -207,7 +211,7 @@ int run_validate_published(const PublishedArgs& a) {
   int rc = 0;
   if (!a.baseline.empty()) {
     const auto worse =
-        model::baseline_regressions(rep, model::load_baseline(a.baseline), a.baseline);
+        model::baseline_regressions(rep, baseline, a.baseline);
     out["baseline"] = {{"file", a.baseline}, {"worse", worse}};
     if (worse.empty()) {
       std::printf("\nbaseline %s: no figure got worse\n", a.baseline.c_str());

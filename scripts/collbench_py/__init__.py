@@ -58,6 +58,59 @@ def run_cli(prog, main, argv=None):
     return code
 
 
+def filters_text(args):
+    """' match the filters (--collective X, --algorithm Y)' for the filters given, '' when
+    none."""
+    given = [f"--{name} {','.join(getattr(args, name))}" for name in ("collective", "algorithm")
+             if getattr(args, name, None)]
+    return f" match the filters ({', '.join(given)})" if given else ""
+
+
+def check_output(path, flag):
+    """Raise InputError when `path` (an output of `flag`) must not be written: a folder, a
+    read-only file (kept: someone protected it), or in a folder that does not exist. Called
+    before any work, so that a bad path costs nothing."""
+    import stat
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise InputError(f"{flag} {path}: folder {folder} does not exist") from None
+        return
+    except OSError as exc:
+        raise InputError(f"{flag} {path}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError(f"{flag} {path} is a directory; give a file name")
+    if stat.S_ISREG(st.st_mode) and (not st.st_mode & 0o222 or not os.access(path, os.W_OK)):
+        raise InputError(f"{flag} {path} is read-only; remove it or choose another name")
+
+
+def write_text(path, text):
+    """Write `text` to `path` through a temporary file and a rename, so that a reader (or an
+    interrupted run) sees the old file or the new one; devices (/dev/null, /dev/stdout) are
+    written in place."""
+    import stat
+    import tempfile
+    try:
+        if os.path.exists(path) and not stat.S_ISREG(os.stat(path).st_mode):
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            return
+        folder = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.tmp.", dir=folder)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, os.path.realpath(path))
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
 def make_parser(prog, description, epilog=None):
     """An argparse parser whose usage errors are one line: 'prog: error: ... (see --help)'."""
     import argparse
@@ -66,6 +119,19 @@ def make_parser(prog, description, epilog=None):
         def error(self, message):
             sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
             sys.exit(2)
+
+        def parse_args(self, args=None, namespace=None):
+            parsed = super().parse_args(args, namespace)
+            # An empty value never means the default: it is a mistake in a script.
+            for action in self._actions:
+                value = getattr(parsed, action.dest, None)
+                if value is action.default or value == action.default:
+                    continue  # not given (an empty default is the script's, not a mistake)
+                values = value if isinstance(value, list) else [value]
+                if any(isinstance(v, str) and not v.strip() for v in values):
+                    name = action.option_strings[-1] if action.option_strings else action.dest
+                    self.error(f"argument {name}: empty value")
+            return parsed
 
     return _Parser(prog=prog, description=description, epilog=epilog,
                    formatter_class=argparse.RawDescriptionHelpFormatter)

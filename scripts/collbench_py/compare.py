@@ -6,7 +6,7 @@ import math
 import sys
 import zlib
 
-from . import InputError, make_parser
+from . import InputError, check_output, filters_text, make_parser, write_text
 from .results import KEY_FIELDS, group_records, key_text, load_set, sort_key
 from .units import format_ratio, format_size, format_us, parse_size
 
@@ -49,6 +49,16 @@ def _size(text):
         raise argparse.ArgumentTypeError(str(exc))
 
 
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number")
+    if not 0 <= value < 2 ** 63:
+        raise argparse.ArgumentTypeError(f"{text}: must be between 0 and 2^63 - 1")
+    return value
+
+
 def _unit_interval(text):
     value = float(text)
     if not 0 < value < 1:
@@ -72,7 +82,7 @@ def build_parser():
                         help="require the interval's lower bound above 1 + threshold")
     parser.add_argument("--resamples", type=int, default=1000, metavar="N",
                         help="bootstrap resamples per point (default 1000)")
-    parser.add_argument("--seed", type=int, default=20240601,
+    parser.add_argument("--seed", type=_seed, default=20240601,
                         help="bootstrap RNG seed (fixed, so verdicts are reproducible)")
     parser.add_argument("--collective", action="append", metavar="NAME",
                         help="compare only this collective (repeatable)")
@@ -90,13 +100,14 @@ def build_parser():
 
 def _runs(entries):
     """Sample arrays of one point's records; a record without samples contributes its p50."""
+    import numpy as np
     runs = []
     for _, rec in entries:
-        samples = rec.get("samples_us") or []
-        if samples:
-            runs.append([float(x) for x in samples])
+        samples = rec.get("samples_us")
+        if samples is not None and len(samples) > 0:
+            runs.append(np.asarray(samples, dtype=float))
         else:
-            runs.append([float(rec["time_us"]["p50"])])
+            runs.append(np.array([float(rec["time_us"]["p50"])]))
     return runs
 
 
@@ -196,8 +207,8 @@ def analyse(args):
             return False
         return True
 
-    base_set = load_set(args.baseline)
-    cur_set = load_set(args.current)
+    base_set = load_set(args.baseline, array_samples=True)
+    cur_set = load_set(args.current, array_samples=True)
     base = group_records(base_set, wanted)
     cur = group_records(cur_set, wanted)
     _same_timing(args, base, cur)
@@ -205,13 +216,9 @@ def analyse(args):
     only_base = sorted(set(base) - set(cur), key=sort_key)
     only_cur = sorted(set(cur) - set(base), key=sort_key)
     if not base:
-        raise InputError(f"{args.baseline}: no records" + (" match the filters"
-                                                           if args.collective or args.algorithm
-                                                           else ""))
+        raise InputError(f"{args.baseline}: no records{filters_text(args)}")
     if not cur:
-        raise InputError(f"{args.current}: no records" + (" match the filters"
-                                                          if args.collective or args.algorithm
-                                                          else ""))
+        raise InputError(f"{args.current}: no records{filters_text(args)}")
     if not common:
         raise InputError(
             f"no matching points: {args.baseline} ({len(base)} points) and {args.current} "
@@ -453,17 +460,16 @@ def _json_safe(value):
 
 
 def _write(path, text):
-    try:
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    write_text(path, text)
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    if args.resamples < 100:
-        raise InputError(f"--resamples {args.resamples}: use at least 100")
+    if not 100 <= args.resamples <= 1_000_000:
+        raise InputError(f"--resamples {args.resamples}: use 100 to 1000000")
+    for flag, path in (("--markdown", args.markdown), ("--json", args.json)):
+        if path:
+            check_output(path, flag)
     report = analyse(args)
     code, text = verdict(report)
     report["verdict"] = text

@@ -5,7 +5,7 @@ import math
 import os
 import sys
 
-from . import InputError, make_parser
+from . import InputError, check_output, filters_text, make_parser, write_text
 from .results import load_set
 from .units import format_gbps, format_size
 
@@ -140,9 +140,7 @@ def analyse(args):
     for result_set in sets:
         table, layout = _table_of(result_set, args)
         if not table:
-            raise InputError(f"{result_set.source}: no records"
-                             + (" match the filters" if args.collective or args.algorithm
-                                else ""))
+            raise InputError(f"{result_set.source}: no records{filters_text(args)}")
         tables.append(table)
         layouts.append(layout)
     base_table = tables[base_index]
@@ -332,15 +330,14 @@ def figure(report, sets, args):
 
 
 def _write(path, text):
-    try:
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    write_text(path, text)
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    for flag, path in (("--markdown", args.markdown), ("--json", args.json)):
+        if path:
+            check_output(path, flag)
     report, sets = analyse(args)
     report["summary"] = summary(report)
     if not args.no_plot:

@@ -4,7 +4,7 @@ import json
 import os
 import sys
 
-from . import InputError, make_parser
+from . import InputError, make_parser, write_text
 from .results import load_set
 from .units import format_size, parse_size_list
 
@@ -520,7 +520,15 @@ def main(argv=None):
     for fmt in args.formats_list:
         if fmt not in ("png", "svg", "pdf"):
             raise InputError(f"--formats: unknown image format '{fmt}' (png, svg, pdf)")
-    sizes = parse_size_list(args.sizes) if args.sizes else []
+    if not args.formats_list:
+        raise InputError(f"--formats {args.formats!r}: no image format (png, svg, pdf)")
+    if "/" in args.prefix or args.prefix in (".", ".."):
+        raise InputError(f"--prefix {args.prefix}: a file-name prefix cannot name folders "
+                         "(use -o for the folder)")
+    try:
+        sizes = parse_size_list(args.sizes) if args.sizes else []
+    except InputError as exc:
+        raise InputError(f"--sizes {args.sizes}: {exc}") from None
     args.projections = load_projections(args.projection)
 
     sets = []
@@ -593,11 +601,10 @@ def main(argv=None):
         raise InputError(f"nothing to plot in {', '.join(args.inputs)} (all sizes are 0 "
                          "bytes?)")
     index_path = os.path.join(args.out, f"{args.prefix}index.json")
-    with open(index_path, "w", encoding="utf-8") as handle:
-        json.dump({"schema": "collbench.plot-index", "schema_version": 1,
-                   "inputs": args.inputs, "labels": [s.label for s in sets],
-                   "figures": figures, "notes": notes}, handle, indent=1)
-        handle.write("\n")
+    write_text(index_path, json.dumps({"schema": "collbench.plot-index", "schema_version": 1,
+                                       "inputs": args.inputs,
+                                       "labels": [s.label for s in sets],
+                                       "figures": figures, "notes": notes}, indent=1) + "\n")
     for note in notes:
         sys.stderr.write(f"{PROG}: note: {note}\n")
     for figure in figures:

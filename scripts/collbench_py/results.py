@@ -9,6 +9,9 @@ treated as repetitions of one point.
 import json
 import math
 import os
+import re
+import stat
+import warnings
 from dataclasses import dataclass, field
 
 from . import InputError
@@ -98,40 +101,119 @@ def _describe(value):
 
 def validate(value, schema, where="$"):
     """Return None when `value` follows `schema`, else a message naming the first problem."""
-    if "const" in schema and value != schema["const"]:
-        return f"{where} is {json.dumps(value)}, expected {json.dumps(schema['const'])}"
-    if "enum" in schema and value not in schema["enum"]:
-        allowed = ", ".join(json.dumps(v) for v in schema["enum"])
-        return f"{where} is {json.dumps(value)}, expected one of {allowed}"
+    return _compiled(schema)(value, lambda: where)
+
+
+_COMPILED = {}
+
+
+def _compiled(schema):
+    """A checker for `schema`: fn(value, where) -> problem or None, `where` a function that
+    builds the path only when there is a problem (a large file has millions of fields)."""
+    key = id(schema)
+    if key not in _COMPILED:
+        _COMPILED[key] = (schema, _compile(schema))  # keep schema alive: ids stay unique
+    return _COMPILED[key][1]
+
+
+def _compile(schema):
+    checks = []
+    if "const" in schema:
+        const = schema["const"]
+
+        def check_const(value, where):
+            if value != const:
+                return f"{where()} is {json.dumps(value)}, expected {json.dumps(const)}"
+        checks.append(check_const)
+    if "enum" in schema:
+        allowed_values = schema["enum"]
+
+        def check_enum(value, where):
+            if value not in allowed_values:
+                allowed = ", ".join(json.dumps(v) for v in allowed_values)
+                return f"{where()} is {json.dumps(value)}, expected one of {allowed}"
+        checks.append(check_enum)
     if "type" in schema:
         types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-        if not any(_type_ok(value, t) for t in types):
-            return f"{where} is {_describe(value)}, expected {' or '.join(types)}"
-    if "minimum" in schema and isinstance(value, (int, float)) and not isinstance(value, bool):
-        if value < schema["minimum"]:
-            return f"{where} is {value}, below the minimum {schema['minimum']}"
-    if isinstance(value, dict):
-        for key in schema.get("required", ()):
-            if key not in value:
-                return f"{where} lacks the required field '{key}'"
-        for key, sub in schema.get("properties", {}).items():
-            if key in value:
-                problem = validate(value[key], sub, f"{where}.{key}")
-                if problem:
-                    return problem
-    if isinstance(value, list) and "items" in schema:
+        tests = [_TYPE_TESTS.get(t, lambda v, t=t: _type_ok(v, t)) for t in types]
+
+        def check_type(value, where):
+            for test in tests:
+                if test(value):
+                    return None
+            return f"{where()} is {_describe(value)}, expected {' or '.join(types)}"
+        checks.append(check_type)
+    if "minimum" in schema:
+        minimum = schema["minimum"]
+
+        def check_minimum(value, where):
+            if isinstance(value, (int, float)) and not isinstance(value, bool) \
+                    and value < minimum:
+                return f"{where()} is {value}, below the minimum {minimum}"
+        checks.append(check_minimum)
+    required = tuple(schema.get("required", ()))
+    properties = [(k, _compile(sub)) for k, sub in schema.get("properties", {}).items()]
+    if required or properties:
+        def check_object(value, where):
+            if not isinstance(value, dict):
+                return None
+            for name in required:
+                if name not in value:
+                    return f"{where()} lacks the required field '{name}'"
+            for name, sub in properties:
+                if name in value:
+                    problem = sub(value[name], lambda name=name: f"{where()}.{name}")
+                    if problem:
+                        return problem
+            return None
+        checks.append(check_object)
+    if "items" in schema:
         item_schema = schema["items"]
         # Numbers in samples arrays are the bulk of a file: check them without recursion.
         if item_schema.get("type") == "number" and len(item_schema) == 1:
-            for index, item in enumerate(value):
-                if not _type_ok(item, "number"):
-                    return f"{where}[{index}] is {_describe(item)}, expected number"
+            def check_items(value, where):
+                if not isinstance(value, list):
+                    return None
+                for index, item in enumerate(value):
+                    if not _type_ok(item, "number"):
+                        return f"{where()}[{index}] is {_describe(item)}, expected number"
+                return None
         else:
-            for index, item in enumerate(value):
-                problem = validate(item, item_schema, f"{where}[{index}]")
-                if problem:
-                    return problem
-    return None
+            sub = _compile(item_schema)
+
+            def check_items(value, where):
+                if not isinstance(value, list):
+                    return None
+                for index, item in enumerate(value):
+                    problem = sub(item, lambda index=index: f"{where()}[{index}]")
+                    if problem:
+                        return problem
+                return None
+        checks.append(check_items)
+
+    if len(checks) == 1:
+        return checks[0]
+
+    def check(value, where):
+        for one in checks:
+            problem = one(value, where)
+            if problem:
+                return problem
+        return None
+    return check
+
+
+# The common types without the general function's branches (called once per field).
+_TYPE_TESTS = {
+    "string": lambda v: v.__class__ is str,
+    "boolean": lambda v: v.__class__ is bool,
+    "null": lambda v: v is None,
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+    "number": lambda v: (v.__class__ is int or (v.__class__ is float and math.isfinite(v))
+                         or _type_ok(v, "number")),
+    "integer": lambda v: v.__class__ is int or _type_ok(v, "integer"),
+}
 
 
 def _fallback_validate(data):
@@ -194,9 +276,80 @@ class ResultSet:
         return seen
 
 
-def read_result_file(path):
-    """Parse and validate one result file; raise InputError naming the file and the problem."""
+_SAMPLES = re.compile(rb'"samples_us"\s*:\s*\[([^\[\]{}"]*)\]')
+
+
+def _cut_samples(raw):
+    """Every samples_us array of the raw file parsed by numpy and replaced in the text by its
+    index: (text without the arrays, arrays), or None when an array is not plain finite
+    non-negative numbers (then the caller parses the whole file, for the exact message).
+
+    The arrays are most of a result file; as Python floats in lists they take about four
+    times their text, as numpy arrays half of it, and numpy parses them much faster."""
+    import numpy as np
+    arrays, pieces, last = [], [], 0
+    for match in _SAMPLES.finditer(raw):
+        body = match.group(1)
+        if body.strip():
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # numpy warns when it stops at a bad number
+                try:
+                    values = np.fromstring(body, dtype=float, sep=",")
+                except (ValueError, DeprecationWarning):
+                    return None
+            if len(values) != body.count(b",") + 1 or \
+                    not (np.isfinite(values).all() and (values >= 0).all()):
+                return None
+        else:
+            values = np.empty(0)
+        pieces.append(raw[last:match.start()])
+        pieces.append(b'"samples_us": %d' % len(arrays))
+        arrays.append(values)
+        last = match.end()
+    pieces.append(raw[last:])
+    return b"".join(pieces), arrays
+
+
+def _with_arrays(path, raw):
+    """read_result_file's result with samples_us as numpy arrays, or None (see _cut_samples)."""
+    cut = _cut_samples(raw)
+    if cut is None:
+        return None
+    text, arrays = cut
     try:
+        data = json.loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return None
+    records = data.get("records") if isinstance(data, dict) else None
+    if not isinstance(records, list):
+        return None
+    placed = 0
+    for rec in records:
+        index = rec.get("samples_us") if isinstance(rec, dict) else None
+        if not isinstance(index, int) or isinstance(index, bool) or index != placed:
+            return None  # the pattern matched something else than a record's array
+        rec["samples_us"] = []  # validated as an empty array; the numbers were checked above
+        placed += 1
+    if placed != len(arrays):
+        return None
+    result = check_result_data(path, data, check_times=False)
+    for rec, values in zip(records, arrays):
+        rec["samples_us"] = values
+    problem = _time_problem(records)
+    if problem:
+        raise InputError(f"{path}: {problem}")
+    return result
+
+
+def read_result_file(path, array_samples=False):
+    """Parse and validate one result file; raise InputError naming the file and the problem.
+
+    array_samples: samples_us as numpy arrays (much faster and smaller for large files);
+    the checks and messages are the same."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode) and not os.path.isdir(path):
+            # A FIFO or a device would block or never end.
+            raise InputError(f"{path}: is not a regular file; expected a result file")
         with open(path, "rb") as handle:
             raw = handle.read()
     except IsADirectoryError:
@@ -205,6 +358,10 @@ def read_result_file(path):
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if not raw.strip():
         raise InputError(f"{path}: file is empty (the run may have died before writing it)")
+    if array_samples:
+        result = _with_arrays(path, raw)
+        if result is not None:
+            return result
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -212,6 +369,8 @@ def read_result_file(path):
             from None
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply; not a result file") from None
     except json.JSONDecodeError as exc:
         hint = ""
         if exc.pos >= len(text.rstrip()) - 1:
@@ -221,7 +380,7 @@ def read_result_file(path):
     return check_result_data(path, data)
 
 
-def check_result_data(path, data):
+def check_result_data(path, data, check_times=True):
     if not isinstance(data, dict):
         raise InputError(f"{path}: not a collbench result file (top level is "
                          f"{_describe(data)}, expected an object)")
@@ -241,7 +400,30 @@ def check_result_data(path, data):
     problem = validate(data, schema) if schema else _fallback_validate(data)
     if problem:
         raise InputError(f"{path}: does not follow the result schema: {problem}")
+    problem = _time_problem(data["records"]) if check_times else None
+    if problem:
+        raise InputError(f"{path}: {problem}")
     return ResultFile(path=path, data=data)
+
+
+def _time_problem(records):
+    """Times no collbench run can produce (the schema cannot say 'not all zero')."""
+    for index, rec in enumerate(records):
+        samples = rec.get("samples_us")
+        times = rec.get("time_us") or {}
+        values = [times.get(k) for k in ("min", "mean", "p50", "max")]
+        if any(isinstance(v, (int, float)) and v < 0 for v in values):
+            return f"$.records[{index}].time_us has a negative time"
+        if samples is not None and len(samples) > 0:
+            low, high = (samples.min(), samples.max()) if hasattr(samples, "min") else \
+                (min(samples), max(samples))
+            if low < 0:
+                return f"$.records[{index}].samples_us has a negative time"
+            if high <= 0:
+                return f"$.records[{index}].samples_us: every sample is 0 µs (nothing was timed)"
+        elif not (isinstance(times.get("p50"), (int, float)) and times["p50"] > 0):
+            return f"$.records[{index}] has neither samples nor a positive time_us.p50"
+    return None
 
 
 def _looks_foreign(path):
@@ -250,14 +432,15 @@ def _looks_foreign(path):
         with open(path, "rb") as handle:
             raw = handle.read()
         data = json.loads(raw.decode("utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return False  # unreadable or malformed: let the reader report it
     return isinstance(data, dict) and "schema" in data and data["schema"] != SCHEMA_NAME \
         or isinstance(data, dict) and "schema" not in data and "records" not in data
 
 
-def load_set(source, label=None):
-    """Load a file or folder into a ResultSet; raise InputError if nothing usable is there."""
+def load_set(source, label=None, array_samples=False):
+    """Load a file or folder into a ResultSet; raise InputError if nothing usable is there.
+    array_samples: see read_result_file."""
     if os.path.isdir(source):
         paths = []
         for root, dirs, names in os.walk(source):
@@ -270,11 +453,11 @@ def load_set(source, label=None):
             if _looks_foreign(path):
                 skipped.append((path, "not a collbench result file"))
                 continue
-            files.append(read_result_file(path))
+            files.append(read_result_file(path, array_samples))
         if not files:
             raise InputError(f"{source}: folder holds no collbench result files (*.json)")
     elif os.path.exists(source):
-        files, skipped = [read_result_file(source)], []
+        files, skipped = [read_result_file(source, array_samples)], []
     else:
         raise InputError(f"{source}: no such file or folder")
     result_set = ResultSet(source=source, files=files, skipped=skipped)

@@ -5,10 +5,12 @@
 #include <functional>
 
 #include "bench/cli.h"
+#include "bench/cli_checks.h"
 #include "bench/model/commands.h"
 #include "bench/options.h"
 #include "bench/sizes.h"
 #include "bench/topo_command.h"
+#include "bench/workload_run.h"
 #include "collectives/error.h"
 #include "tests/fuzz/fuzz_util.h"
 
@@ -91,8 +93,16 @@ void fuzz_cli(const std::uint8_t* data, std::size_t size) {
   bench::add_tune_command(app, action, args, &argc, &argv_raw);
   bench::add_topo_command(app, action);
   bench::add_model_commands(app, action);
+  bench::add_workload_command(app, action, args, &argc, &argv_raw);
+  // main()'s checks around the parse: a misspelt subcommand, then empty values.
+  const std::string bad = bench::subcommand_error(app, {args.begin() + 1, args.end()});
+  if (!bad.empty()) {
+    require(bad.find('\n') == std::string::npos, "a subcommand error of more than one line");
+    return;
+  }
   try {
     app.parse(argc, argv_raw);
+    bench::check_no_empty_values(app);
   } catch (const CLI::ParseError&) {  // includes --help and --version
     return;
   } catch (const UsageError& e) {

@@ -1,13 +1,12 @@
 #include "topology/model/calibration.h"
 
-#include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <set>
 
 #include "collectives/error.h"
+#include "collectives/input_file.h"
 #include "topology/model/builtin_calibration.h"
 #include "topology/model/cost_model.h"
 #include "topology/model/profiles.h"
@@ -382,15 +381,7 @@ CalibrationRecord load_calibration(const std::vector<std::string>& paths) {
   if (paths.empty()) throw UsageError("calibration: at least one file is required");
   CalibrationRecord r;
   for (const std::string& path : paths) {
-    std::ifstream in(path);
-    if (!in)
-      throw UsageError(path + ": cannot open calibration file (" + std::strerror(errno) + ")");
-    json j;
-    try {
-      j = json::parse(in);
-    } catch (const json::exception& e) {  // syntax, or a number out of range
-      throw UsageError(path + ": not valid JSON (" + e.what() + ")");
-    }
+    const json j = read_input_json(path, "calibration file");
     for (auto& c : calibration_cases_from_json(j, path)) r.cases.push_back(std::move(c));
     r.files.push_back(path);
   }

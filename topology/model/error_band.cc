@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 
 #include "collectives/error.h"
+#include "collectives/input_file.h"
 #include "topology/model/numeric.h"
 #include "topology/model/profiles.h"
 #include "topology/model/site.h"
@@ -243,14 +243,7 @@ nlohmann::json baseline_figures(const CalibrationReport& now) {
 }
 
 nlohmann::json load_baseline(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw UsageError(path + ": cannot open the calibration baseline");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw UsageError(path + ": not valid JSON (" + e.what() + ")");
-  }
+  const nlohmann::json j = read_input_json(path, "calibration baseline");
   if (!j.is_object() || !j.contains("schema") || j.at("schema") != "collbench.calibration_baseline")
     throw UsageError(path + ": schema: must be \"collbench.calibration_baseline\"");
   return j;

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "collectives/error.h"
+#include "collectives/input_file.h"
 
 namespace collbench::model {
 namespace {
@@ -278,15 +279,7 @@ json fabric_to_json(const Fabric& f) {
 }
 
 Fabric load_fabric(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw UsageError(path + ": cannot open fabric file (" + std::strerror(errno) + ")");
-  json j;
-  try {
-    j = json::parse(in);
-  } catch (const json::exception& e) {  // syntax, or a number out of range
-    throw UsageError(path + ": not valid JSON (" + e.what() + ")");
-  }
-  return fabric_from_json(j, path);
+  return fabric_from_json(read_input_json(path, "fabric file"), path);
 }
 
 }  // namespace collbench::model

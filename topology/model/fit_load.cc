@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "collectives/error.h"
+#include "collectives/input_file.h"
 #include "collectives/registry.h"
 #include "topology/model/fit.h"
 #include "topology/model/numeric.h"
@@ -50,14 +51,7 @@ LoadedRecords load_result_files(const std::vector<std::string>& paths, const std
   LoadedRecords out;
   std::map<std::string, int> skipped;
   for (const std::string& path : paths) {
-    std::ifstream in(path);
-    if (!in) throw UsageError(path + ": cannot open result file (" + std::strerror(errno) + ")");
-    json j;
-    try {
-      j = json::parse(in);
-    } catch (const json::exception& e) {  // syntax, or a number out of range
-      throw UsageError(path + ": not valid JSON (" + e.what() + ")");
-    }
+    const json j = read_input_json(path, "result file");
     if (!j.is_object() || !j.contains("schema") || j["schema"] != "collbench.result")
       throw UsageError(path +
                        ": schema: not a collbench result file (expected \"collbench.result\")");

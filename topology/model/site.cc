@@ -29,6 +29,13 @@ std::string num(double v, int decimals = 3) {
   return s;
 }
 
+// A value as given (num() rounds to a few decimals, which can turn 0.0001 into 0).
+std::string given_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 
 struct Network {
@@ -44,9 +51,16 @@ void check_options(const Profile& p, const SiteOptions& o) {
   if (!(o.pue >= 1 && o.pue <= 5)) throw UsageError("--pue " + num(o.pue) + ": must be in [1, 5]");
   if (!(o.overhead >= 0 && o.overhead <= 2))
     throw UsageError("--overhead " + num(o.overhead) + ": must be in [0, 2]");
-  if (o.unit_kw < 0) throw UsageError("--node-kw " + num(o.unit_kw) + ": must be > 0");
-  const int radix = o.switch_radix > 0 ? o.switch_radix : p.switch_radix;
-  if (o.switch_radix < 0 || radix < 4 || radix % 2 != 0)
+  if (!(o.unit_kw >= 0) || !std::isfinite(o.unit_kw))
+    throw UsageError("--node-kw " + num(o.unit_kw) + ": must be > 0");
+  // A unit cannot draw less than its GPUs alone: below that the GPU count is meaningless.
+  const double gpus_kw = p.gpus_per_unit * p.gpu_w / 1000.0;
+  if (o.unit_kw > 0 && o.unit_kw < gpus_kw)
+    throw UsageError("--node-kw " + given_number(o.unit_kw) + ": below the " + num(gpus_kw) +
+                     " kW that the " + std::to_string(p.gpus_per_unit) + " " + p.key +
+                     " GPUs of one unit draw alone");
+  const int radix = o.switch_radix != 0 ? o.switch_radix : p.switch_radix;
+  if (radix < 4 || radix % 2 != 0)
     throw UsageError("--switch-radix " + std::to_string(radix) + ": must be an even number >= 4");
   if (!(o.leaf_oversubscription >= 1))
     throw UsageError("--oversub-leaf " + num(o.leaf_oversubscription) + ": must be >= 1");

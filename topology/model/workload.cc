@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "collectives/error.h"
+#include "collectives/input_file.h"
 
 namespace collbench::model {
 namespace {
@@ -190,15 +191,7 @@ json workload_to_json(const Workload& w) {
 }
 
 Workload load_workload(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw UsageError(path + ": cannot open workload file (" + std::strerror(errno) + ")");
-  json j;
-  try {
-    j = json::parse(in);
-  } catch (const json::exception& e) {  // syntax, or a number out of range
-    throw UsageError(path + ": not valid JSON (" + e.what() + ")");
-  }
-  return workload_from_json(j, path);
+  return workload_from_json(read_input_json(path, "workload file"), path);
 }
 
 std::vector<std::string> builtin_workload_names() {
