@@ -132,6 +132,32 @@ void stall_forever() {
   for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
 }
 
+// Open MPI's single-copy path (CMA: a peer reads the sender's pages with process_vm_readv) costs
+// about 6 us per 4 KiB page the first time a page is reached through it on this VM, then nothing
+// (docs/methodology.md, "What the regime switch was"). Buffer rotation walks into pages no call
+// has reached yet, so without this pass a point paid it until the walk had gone once around the
+// region -- a level switch inside the point, and a result that depended on how far earlier
+// points had walked. One untimed pass sends every page of both buffers to the next rank, when a
+// rank set opens and again before each algorithm: the cost comes back for pages that no call has
+// reached for a while (tens of seconds here; a whole `--algo all` sweep to 64 MiB takes minutes).
+Status prime_buffers(collectives::Transport& t, const collectives::Buffer& a,
+                     const collectives::Buffer& b, std::size_t bytes, double timeout_s) {
+  const int p = t.size();
+  if (p < 2 || t.memory() != collectives::MemorySpace::kHost) return Status::Ok();
+  const int next = (t.rank() + 1) % p, prev = (t.rank() + p - 1) % p;
+  constexpr std::size_t kChunk = std::size_t{4} << 20;
+  constexpr int kTag = 0x7e00;
+  for (auto [from, into] : {std::pair{&a, &b}, std::pair{&b, &a}}) {
+    for (std::size_t off = 0; off < bytes; off += kChunk) {
+      const std::size_t len = std::min(kChunk, bytes - off);
+      t.irecv(into->bytes() + off, len, prev, kTag);
+      t.isend(from->bytes() + off, len, next, kTag);
+      if (Status st = t.wait_all(Deadline::In(timeout_s)); !st.ok()) return st;
+    }
+  }
+  return Status::Ok();
+}
+
 void Runner::open(Group& g, MPI_Comm comm, MPI_Comm stats, std::size_t max_bytes,
                   std::vector<int> node_of_rank, int nodes, int ranks_per_node) const {
   g.comm = comm;
@@ -157,6 +183,13 @@ void Runner::open(Group& g, MPI_Comm comm, MPI_Comm stats, std::size_t max_bytes
   g.alloc_bytes = buffer_bytes(max_bytes);
   g.send = g.transport->allocate(g.alloc_bytes);
   g.recv = g.transport->allocate(g.alloc_bytes);
+  {
+    SetupStep step(watchdog_, backend_.name() + " transport on " + std::to_string(g.size) +
+                                  " ranks (a first pass over the buffers)");
+    if (Status st = prime_buffers(*g.transport, g.send, g.recv, g.alloc_bytes, o_.timeout_s);
+        !st.ok())
+      throw CommError(st.message, st.code == StatusCode::kTimeout);
+  }
   const std::size_t n = static_cast<std::size_t>(std::max(o_.iters, o_.warmup));
   g.offsets.assign(static_cast<std::size_t>(o_.iters + o_.warmup), 0);
   g.local.assign(n, 0.0);
@@ -201,7 +234,12 @@ Runner::Prepared Runner::prepare(const Group& g, const std::string& name,
   if (out.refusal) return out;
   const auto ctx = context(g);
   out.refusal = out.algo->supports(ctx, max_args);
-  if (!out.refusal) out.algo->prepare(ctx, max_args);
+  if (!out.refusal) {
+    out.algo->prepare(ctx, max_args);
+    if (Status st = prime_buffers(*g.transport, g.send, g.recv, g.alloc_bytes, o_.timeout_s);
+        !st.ok())
+      throw CommError(st.message, st.code == StatusCode::kTimeout);
+  }
   return out;
 }
 
