@@ -76,6 +76,10 @@ SplitTest best_split(std::span<const double> samples, const StabilityOptions& o)
   return t;
 }
 
+// Below half a microsecond a level is an interrupt or a cache miss, not a regime: a no-op call
+// (a zero-byte collective) of 0.01 us with a 0.1 us p95 is not unstable.
+constexpr double kNoiseFloorUs = 0.5;
+
 std::optional<Instability> find_instability(std::span<const double> samples_us,
                                             const StabilityOptions& o) {
   if (samples_us.size() < 6) return std::nullopt;
@@ -83,7 +87,7 @@ std::optional<Instability> find_instability(std::span<const double> samples_us,
   if (t.split >= 0 && t.p_value < o.alpha) {
     const double lo = std::min(t.before_median, t.after_median);
     const double hi = std::max(t.before_median, t.after_median);
-    if (lo > 0 && hi / lo - 1 > o.threshold)
+    if (lo > 0 && hi / lo - 1 > o.threshold && hi - lo > kNoiseFloorUs)
       return Instability{"regime switch", t.split, t.before_median, t.after_median, t.p_value};
   }
   std::vector<double> v(samples_us.begin(), samples_us.end());
@@ -91,7 +95,7 @@ std::optional<Instability> find_instability(std::span<const double> samples_us,
   // A tail is at least 5% of the samples and never one sample: of 20, one interrupted call moves
   // the interpolated p95 past any bound (a spike, not a tail).
   const double p50 = percentile_sorted(v, 0.5), p95 = percentile_sorted(v, 0.95);
-  const double bound = (1 + 4 * o.threshold) * p50;
+  const double bound = std::max((1 + 4 * o.threshold) * p50, p50 + kNoiseFloorUs);
   const auto above = static_cast<std::size_t>(
       v.end() - std::upper_bound(v.begin(), v.end(), bound));
   const std::size_t tail = std::max<std::size_t>(

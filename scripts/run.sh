@@ -32,6 +32,11 @@ done
   usage_error "--max-bytes '$max_bytes': expected a size such as 16M (K/M/G/T = 1024^k)"
 [ ! -e "$out" ] || [ -d "$out" ] || usage_error "--out '$out' exists and is not a folder"
 
+# Ranks bound to cores when each can have one (a rank the scheduler moves mid-point measures the
+# move); more ranks than cores float.
+bind=none
+if [ "$ranks" -le "$(nproc)" ]; then bind=core; fi
+
 # Ctrl-C or SIGTERM: the run is ended (collbench keeps the rows measured, marked incomplete) and
 # this script exits 130 or 143. Open MPI's mpirun, signalled itself, would exit 1 (the code of
 # wrong results), so the signal is forwarded to it and its status replaced.
@@ -65,7 +70,7 @@ mkdir -p "$out"
 
 for coll in allreduce alltoall; do
   echo "== $coll, $ranks ranks, 4 B .. $max_bytes, every algorithm =="
-  launch mpirun -np "$ranks" --bind-to none build/bench/collbench "$coll" --algo all -b 4 \
+  launch mpirun -np "$ranks" --bind-to "$bind" build/bench/collbench "$coll" --algo all -b 4 \
     -e "$max_bytes" -f 4 -n 20 -w 5 --json "$out/$coll.json" --csv "$out/$coll.csv"
 done
 

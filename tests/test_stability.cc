@@ -80,6 +80,17 @@ TEST(Stability, OneSpikeIsNotAHeavyTail) {
   EXPECT_EQ(why->reason, "heavy tail");
 }
 
+TEST(Stability, SubMicrosecondJitterIsNotARegime) {
+  std::vector<double> v(20, 0.01);  // a zero-byte call
+  for (int i : {2, 7, 13}) v[static_cast<std::size_t>(i)] = 0.1;
+  EXPECT_FALSE(find_instability(v, StabilityOptions{}).has_value());
+  std::vector<double> w(20, 0.2);
+  for (std::size_t i = 10; i < 20; ++i) w[i] = 0.6;  // 3x, but 0.4 us
+  EXPECT_FALSE(find_instability(w, StabilityOptions{}).has_value());
+  for (std::size_t i = 10; i < 20; ++i) w[i] = 2.0;  // 10x and 1.8 us: a regime
+  ASSERT_TRUE(find_instability(w, StabilityOptions{}).has_value());
+}
+
 TEST(Stability, TooFewSamplesAreNotJudged) {
   EXPECT_FALSE(find_instability(std::vector<double>{1, 100, 1}, StabilityOptions{}).has_value());
   EXPECT_FALSE(find_instability(std::vector<double>{}, StabilityOptions{}).has_value());
