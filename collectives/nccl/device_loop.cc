@@ -31,6 +31,16 @@ Status read_samples(NcclTransport& t, std::span<double> seconds) {
   return Status::Ok();
 }
 
+// Iteration i's stop event reached within --timeout, under the supervisor (a communicator's
+// asynchronous error ends the wait); a failure is noted on the transport.
+Status wait_iteration(NcclTransport& t, const TimedLoop& loop, std::size_t i) {
+  DeviceOps& dev = t.device();
+  const Status st = t.supervisor().wait([&] { return dev.event_state(stop_event(i)); },
+                                        Deadline::In(loop.timeout_s), "an iteration on the GPU");
+  if (!st.ok()) t.note_error(st.message);
+  return st;
+}
+
 // Back to back on the stream: the host enqueues every iteration, the GPU runs them in order, the
 // host waits for them in order (each within --timeout of the previous one), moving the
 // watchdog's progress as they finish.
@@ -42,15 +52,9 @@ Status time_stream(NcclTransport& t, const TimedLoop& loop, std::span<double> se
     if (Status st = enqueue_iteration(t, loop, i, false); !st.ok()) return st;
     loop.progress->leave();
   }
-  DeviceOps& dev = t.device();
   for (std::size_t i = 0; i < seconds.size(); ++i) {
     loop.progress->enter(static_cast<std::int64_t>(i));
-    const Status st = t.supervisor().wait([&] { return dev.event_state(stop_event(i)); },
-                                          Deadline::In(loop.timeout_s), "an iteration on the GPU");
-    if (!st.ok()) {
-      t.note_error(st.message);
-      return st;
-    }
+    if (Status st = wait_iteration(t, loop, i); !st.ok()) return st;
     loop.progress->leave();
   }
   return read_samples(t, seconds);
@@ -59,16 +63,10 @@ Status time_stream(NcclTransport& t, const TimedLoop& loop, std::span<double> se
 // --timing barrier: each iteration between its events, waited for, then the barrier (host side,
 // outside the events): OSU's way on a GPU.
 Status time_with_barriers(NcclTransport& t, const TimedLoop& loop, std::span<double> seconds) {
-  DeviceOps& dev = t.device();
   for (std::size_t i = 0; i < seconds.size(); ++i) {
     loop.progress->enter(static_cast<std::int64_t>(i));
     if (Status st = enqueue_iteration(t, loop, i, false); !st.ok()) return st;
-    const Status st = t.supervisor().wait([&] { return dev.event_state(stop_event(i)); },
-                                          Deadline::In(loop.timeout_s), "an iteration on the GPU");
-    if (!st.ok()) {
-      t.note_error(st.message);
-      return st;
-    }
+    if (Status st = wait_iteration(t, loop, i); !st.ok()) return st;
     loop.progress->leave();
     if (loop.barrier) loop.barrier();
   }
