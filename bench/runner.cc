@@ -140,12 +140,16 @@ void stall_forever() {
 // points had walked. One untimed pass sends every page of both buffers to the next rank, when a
 // rank set opens and again before each algorithm: the cost comes back for pages that no call has
 // reached for a while (tens of seconds here; a whole `--algo all` sweep to 64 MiB takes minutes).
+// Not with --mpi-max-count below the pass's message size: that testing setting splits every
+// message into pieces of a few bytes, and the pass would take minutes.
 Status prime_buffers(collectives::Transport& t, const collectives::Buffer& a,
-                     const collectives::Buffer& b, std::size_t bytes, double timeout_s) {
-  const int p = t.size();
-  if (p < 2 || t.memory() != collectives::MemorySpace::kHost) return Status::Ok();
-  const int next = (t.rank() + 1) % p, prev = (t.rank() + p - 1) % p;
+                     const collectives::Buffer& b, std::size_t bytes, double timeout_s,
+                     std::size_t mpi_max_count) {
   constexpr std::size_t kChunk = std::size_t{4} << 20;
+  const int p = t.size();
+  if (p < 2 || t.memory() != collectives::MemorySpace::kHost || mpi_max_count < kChunk)
+    return Status::Ok();
+  const int next = (t.rank() + 1) % p, prev = (t.rank() + p - 1) % p;
   constexpr int kTag = 0x7e00;
   for (auto [from, into] : {std::pair{&a, &b}, std::pair{&b, &a}}) {
     for (std::size_t off = 0; off < bytes; off += kChunk) {
@@ -186,7 +190,8 @@ void Runner::open(Group& g, MPI_Comm comm, MPI_Comm stats, std::size_t max_bytes
   {
     SetupStep step(watchdog_, backend_.name() + " transport on " + std::to_string(g.size) +
                                   " ranks (a first pass over the buffers)");
-    if (Status st = prime_buffers(*g.transport, g.send, g.recv, g.alloc_bytes, o_.timeout_s);
+    if (Status st = prime_buffers(*g.transport, g.send, g.recv, g.alloc_bytes, o_.timeout_s,
+                                   o_.mpi_max_count);
         !st.ok())
       throw CommError(st.message, st.code == StatusCode::kTimeout);
   }
@@ -236,7 +241,8 @@ Runner::Prepared Runner::prepare(const Group& g, const std::string& name,
   out.refusal = out.algo->supports(ctx, max_args);
   if (!out.refusal) {
     out.algo->prepare(ctx, max_args);
-    if (Status st = prime_buffers(*g.transport, g.send, g.recv, g.alloc_bytes, o_.timeout_s);
+    if (Status st = prime_buffers(*g.transport, g.send, g.recv, g.alloc_bytes, o_.timeout_s,
+                                   o_.mpi_max_count);
         !st.ok())
       throw CommError(st.message, st.code == StatusCode::kTimeout);
   }
