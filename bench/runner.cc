@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
-#include <exception>
 #include <cstdio>
+#include <exception>
 #include <sstream>
 #include <thread>
 
@@ -137,9 +137,10 @@ void stall_forever() {
 // (docs/methodology.md, "What the regime switch was"). Buffer rotation walks into pages no call
 // has reached yet, so without this pass a point paid it until the walk had gone once around the
 // region -- a level switch inside the point, and a result that depended on how far earlier
-// points had walked. One untimed pass sends every page of both buffers to the next rank, when a
-// rank set opens and again before each algorithm: the cost comes back for pages that no call has
-// reached for a while (tens of seconds here; a whole `--algo all` sweep to 64 MiB takes minutes).
+// points had walked. One untimed pass sends every page of both buffers to the next rank when an
+// algorithm is prepared (every measurement prepares one right after the rank set opens), and so
+// again before each algorithm: the cost comes back for pages that no call has reached for a while
+// (tens of seconds here; a whole `--algo all` sweep to 64 MiB takes minutes).
 // Not with --mpi-max-count below the pass's message size: that testing setting splits every
 // message into pieces of a few bytes, and the pass would take minutes.
 Status prime_buffers(collectives::Transport& t, const collectives::Buffer& a,
@@ -187,14 +188,6 @@ void Runner::open(Group& g, MPI_Comm comm, MPI_Comm stats, std::size_t max_bytes
   g.alloc_bytes = buffer_bytes(max_bytes);
   g.send = g.transport->allocate(g.alloc_bytes);
   g.recv = g.transport->allocate(g.alloc_bytes);
-  {
-    SetupStep step(watchdog_, backend_.name() + " transport on " + std::to_string(g.size) +
-                                  " ranks (a first pass over the buffers)");
-    if (Status st = prime_buffers(*g.transport, g.send, g.recv, g.alloc_bytes, o_.timeout_s,
-                                   o_.mpi_max_count);
-        !st.ok())
-      throw CommError(st.message, st.code == StatusCode::kTimeout);
-  }
   const std::size_t n = static_cast<std::size_t>(std::max(o_.iters, o_.warmup));
   g.offsets.assign(static_cast<std::size_t>(o_.iters + o_.warmup), 0);
   g.local.assign(n, 0.0);
@@ -242,7 +235,7 @@ Runner::Prepared Runner::prepare(const Group& g, const std::string& name,
   if (!out.refusal) {
     out.algo->prepare(ctx, max_args);
     if (Status st = prime_buffers(*g.transport, g.send, g.recv, g.alloc_bytes, o_.timeout_s,
-                                   o_.mpi_max_count);
+                                  o_.mpi_max_count);
         !st.ok())
       throw CommError(st.message, st.code == StatusCode::kTimeout);
   }

@@ -96,8 +96,8 @@ std::optional<Instability> find_instability(std::span<const double> samples_us,
   // the interpolated p95 past any bound (a spike, not a tail).
   const double p50 = percentile_sorted(v, 0.5), p95 = percentile_sorted(v, 0.95);
   const double bound = std::max((1 + 4 * o.threshold) * p50, p50 + kNoiseFloorUs);
-  const auto above = static_cast<std::size_t>(
-      v.end() - std::upper_bound(v.begin(), v.end(), bound));
+  const auto above =
+      static_cast<std::size_t>(v.end() - std::upper_bound(v.begin(), v.end(), bound));
   const std::size_t tail = std::max<std::size_t>(
       2, static_cast<std::size_t>(std::ceil(0.05 * static_cast<double>(v.size()))));
   if (p50 > 0 && above >= tail) return Instability{"heavy tail", -1, p50, p95, -1};

@@ -8,8 +8,8 @@
 // so a verdict is reproducible) whose best split explains as much (a permutation test of the
 // maximum, which needs no correction for the many splits tried). The switch is reported when
 // that p-value is below alpha and the two runs' medians differ by more than the threshold
-// (relative).
-// Tail: p95/p50 above 1 + 4 x threshold.
+// (relative) and by more than 0.5 us.
+// Tail: at least max(2, 5% of n) samples above max((1 + 4 x threshold) x p50, p50 + 0.5 us).
 // Repeats: the p50 of the same point in different --repeat passes differ by more than threshold.
 #pragma once
 

@@ -299,29 +299,23 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
   }
 
   // 3. Memory: two buffers of the largest size plus the rotation region, and up to two messages
-  // of algorithm scratch, must fit in this rank's share of the node's available memory.
+  // of algorithm scratch, must fit in this rank's share of the node's available memory. Above half
+  // of it the kernel reclaims and compacts pages while the sweep runs, and a point's result starts
+  // to depend on what ran before it: say so up front.
   const int local_ranks =
       static_cast<int>(hosts.ranks_of_node[hosts.node_of_rank[world_rank]].size());
-  if (setup_error.empty()) {
-    const std::size_t extra = o.rotate_buffers ? backend->rotation_bytes() : 0;
-    const std::size_t need = 2 * (o.max_bytes + extra) + 2 * o.max_bytes;
-    const std::size_t avail = backend->memory_available_per_rank(local_ranks);
-    if (need > avail) {
-      setup_error = "--max-bytes " + format_size(o.max_bytes) + " needs about " +
-                    format_size(need) + " of memory per rank (two buffers + scratch), but only " +
-                    format_size(avail) + " is available per rank on " +
-                    hosts.hostnames[world_rank] + " (" + std::to_string(local_ranks) +
-                    " ranks there); lower --max-bytes";
-    }
-  }
-  // Above half of the node's available memory the kernel reclaims and compacts pages while the
-  // sweep runs, and a point's result starts to depend on what ran before it: say so up front.
   std::string memory_warning;
   if (setup_error.empty()) {
     const std::size_t extra = o.rotate_buffers ? backend->rotation_bytes() : 0;
     const std::size_t need = 2 * (o.max_bytes + extra) + 2 * o.max_bytes;
     const std::size_t avail = backend->memory_available_per_rank(local_ranks);
-    if (need > avail / 2)
+    if (need > avail)
+      setup_error = "--max-bytes " + format_size(o.max_bytes) + " needs about " +
+                    format_size(need) + " of memory per rank (two buffers + scratch), but only " +
+                    format_size(avail) + " is available per rank on " +
+                    hosts.hostnames[world_rank] + " (" + std::to_string(local_ranks) +
+                    " ranks there); lower --max-bytes";
+    else if (need > avail / 2)
       memory_warning = "warning: the sweep needs about " + format_size(need) +
                        " per rank, more than half of the " + format_size(avail) +
                        " available per rank on " + hosts.hostnames[world_rank] +
@@ -366,7 +360,9 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
         } catch (...) {
         }
       },
-      [&](const std::string& why) { note_failure_in_result_file(o.json_path, why, prov, options); });
+      [&](const std::string& why) {
+        note_failure_in_result_file(o.json_path, why, prov, options);
+      });
   // SIGINT/SIGTERM/SIGHUP: the rows measured so far stay, the file says why the run ended
   // (signals.h).
   std::unique_ptr<SignalWatch> signal_watch;

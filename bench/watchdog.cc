@@ -271,8 +271,8 @@ void Watchdog::collect_and_abort(const std::string& first_reason) {
   for (int fd : fds) close(fd);
 
   // A rank 0 that was frozen is the one that did not arrive, wherever its counters stand.
-  const std::string text = describe_stuck(first_reason, mine, reports, size_, grace_s_,
-                                          freeze_note());
+  const std::string text =
+      describe_stuck(first_reason, mine, reports, size_, grace_s_, freeze_note());
   std::fprintf(stderr, "%s\n", text.c_str());
   std::fflush(stderr);
   if (on_fire_) on_fire_(text);

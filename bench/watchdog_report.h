@@ -38,7 +38,7 @@ bool parse_report(const std::string& line, RankReport& r);
 // reporting rank itself (rank 0) was frozen (SIGSTOP): it is then the one that had not arrived,
 // wherever its counters stand.
 std::string describe_stuck(const std::string& first_reason, const RankReport& mine,
-                           const std::map<int, RankReport>& reports, int size,
-                           double waited_s = 0, const std::string& mine_frozen = "");
+                           const std::map<int, RankReport>& reports, int size, double waited_s = 0,
+                           const std::string& mine_frozen = "");
 
 }  // namespace collbench::bench

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "bench/cli.h"
 #include "bench/backend_select.h"
+#include "bench/cli.h"
 #include "bench/launch.h"
 #include "bench/mpi_session.h"
 #include "bench/provenance.h"
@@ -300,57 +300,57 @@ int run_workload(WorkloadRunArgs& a, int* argc, char*** argv) {
   double total_s = 0, total_model_s = 0;
   std::int64_t wrong_all = 0;
   try {
-  for (const StepCollective& c : plan) {
-    json step = {{"what", c.what},           {"op", model::step_op_name(c.op)},
-                 {"group", c.group},         {"group_size", c.group_size},
-                 {"stride", c.stride},       {"full_bytes", c.bytes},
-                 {"calls_per_step", c.count}};
-    double each = 0;
-    std::size_t meas = 0;
-    std::string algo = "p2p";
-    bool extrapolated = false;
-    if (c.op == StepOp::kSendRecv) {
-      const P2pResult r = measure_p2p(o, *backend, watchdog, c, a.o.max_bytes);
-      each = r.each_s;
-      meas = r.measured;
-      extrapolated = r.extrapolated;
-      wrong_all += r.wrong;
-      if (lead) summary["p2p"].push_back(r.to_json(step));
-    } else {
-      ItemResult r = measure_item(runner, o, c, hosts, o.max_bytes, *dtype, a.algos, step);
-      each = r.each_s;
-      meas = r.measured;
-      algo = r.algorithm;
-      extrapolated = r.extrapolated;
-      wrong_all += r.wrong;
-      if (lead)
-        for (auto& rec : r.records) sink->add(rec);
+    for (const StepCollective& c : plan) {
+      json step = {{"what", c.what},           {"op", model::step_op_name(c.op)},
+                   {"group", c.group},         {"group_size", c.group_size},
+                   {"stride", c.stride},       {"full_bytes", c.bytes},
+                   {"calls_per_step", c.count}};
+      double each = 0;
+      std::size_t meas = 0;
+      std::string algo = "p2p";
+      bool extrapolated = false;
+      if (c.op == StepOp::kSendRecv) {
+        const P2pResult r = measure_p2p(o, *backend, watchdog, c, a.o.max_bytes);
+        each = r.each_s;
+        meas = r.measured;
+        extrapolated = r.extrapolated;
+        wrong_all += r.wrong;
+        if (lead) summary["p2p"].push_back(r.to_json(step));
+      } else {
+        ItemResult r = measure_item(runner, o, c, hosts, o.max_bytes, *dtype, a.algos, step);
+        each = r.each_s;
+        meas = r.measured;
+        algo = r.algorithm;
+        extrapolated = r.extrapolated;
+        wrong_all += r.wrong;
+        if (lead)
+          for (auto& rec : r.records) sink->add(rec);
+      }
+      const double step_s = each * c.count;
+      total_s += step_s;
+      double model_each = -1;
+      if (fabric) {
+        const model::StepTiming st = model::time_collectives({c}, model::make_net(*fabric));
+        model_each = st.items.empty() ? -1 : st.items.front().time_each_s;
+        if (model_each > 0) total_model_s += model_each * c.count;
+      }
+      if (!lead) continue;
+      step["algorithm"] = algo;
+      step["measured_bytes"] = meas;
+      step["extrapolated"] = extrapolated;
+      step["time_each_us"] = each * 1e6;
+      step["time_step_ms"] = step_s * 1e3;
+      if (model_each > 0) step["model_each_us"] = model_each * 1e6;
+      summary["items"].push_back(step);
+      summary["total_ms"] = total_s * 1e3;
+      if (fabric) summary["model_total_ms"] = total_model_s * 1e3;
+      sink->set_extra("workload", summary);
+      t.row({c.what, model::step_op_name(c.op), group_text(c), algo, sig(c.bytes / 1e6),
+             sig(static_cast<double>(meas) / 1e6), sig(c.count),
+             sig(each * 1e6) + (extrapolated ? "*" : ""), sig(step_s * 1e3),
+             model_each > 0 ? sig(model_each * 1e6) : "-",
+             model_each > 0 ? sig(each / model_each) : "-", std::to_string(wrong_all)});
     }
-    const double step_s = each * c.count;
-    total_s += step_s;
-    double model_each = -1;
-    if (fabric) {
-      const model::StepTiming st = model::time_collectives({c}, model::make_net(*fabric));
-      model_each = st.items.empty() ? -1 : st.items.front().time_each_s;
-      if (model_each > 0) total_model_s += model_each * c.count;
-    }
-    if (!lead) continue;
-    step["algorithm"] = algo;
-    step["measured_bytes"] = meas;
-    step["extrapolated"] = extrapolated;
-    step["time_each_us"] = each * 1e6;
-    step["time_step_ms"] = step_s * 1e3;
-    if (model_each > 0) step["model_each_us"] = model_each * 1e6;
-    summary["items"].push_back(step);
-    summary["total_ms"] = total_s * 1e3;
-    if (fabric) summary["model_total_ms"] = total_model_s * 1e3;
-    sink->set_extra("workload", summary);
-    t.row({c.what, model::step_op_name(c.op), group_text(c), algo, sig(c.bytes / 1e6),
-           sig(static_cast<double>(meas) / 1e6), sig(c.count),
-           sig(each * 1e6) + (extrapolated ? "*" : ""), sig(step_s * 1e3),
-           model_each > 0 ? sig(model_each * 1e6) : "-",
-           model_each > 0 ? sig(each / model_each) : "-", std::to_string(wrong_all)});
-  }
   } catch (const CommError& e) {
     watchdog.fire_now(e.what());
   } catch (const UsageError& e) {

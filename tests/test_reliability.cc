@@ -7,10 +7,9 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
-
-#include <cmath>
 #include <limits>
 #include <string>
 #include <vector>
@@ -161,19 +160,22 @@ TEST(Reliability, InputFilesNameTheFileAndTheReason) {
   ASSERT_EQ(mkfifo((d / "fifo.json").c_str(), 0600), 0);
   std::ofstream(d / "empty.json").close();
   std::ofstream(d / "bad.json") << "{\"a\": [1, 2";
-  EXPECT_NE(usage_error_of([&] { read_input_json(d / "missing.json", "fabric file"); })
-                .find("missing.json: cannot open fabric file"),
+  EXPECT_NE(usage_error_of([&] {
+              read_input_json(d / "missing.json", "fabric file");
+            }).find("missing.json: cannot open fabric file"),
             std::string::npos);
-  EXPECT_NE(usage_error_of([&] { read_input_json(d / "folder.json", "fabric file"); })
-                .find("is a folder"),
+  EXPECT_NE(usage_error_of([&] {
+              read_input_json(d / "folder.json", "fabric file");
+            }).find("is a folder"),
             std::string::npos);
   // Without O_NONBLOCK the open would wait for a writer forever.
-  EXPECT_NE(usage_error_of([&] { read_input_json(d / "fifo.json", "fabric file"); })
-                .find("not a regular file"),
+  EXPECT_NE(usage_error_of([&] {
+              read_input_json(d / "fifo.json", "fabric file");
+            }).find("not a regular file"),
             std::string::npos);
-  EXPECT_NE(usage_error_of([&] { read_input_json(d / "empty.json", "fabric file"); })
-                .find("is empty"),
-            std::string::npos);
+  EXPECT_NE(
+      usage_error_of([&] { read_input_json(d / "empty.json", "fabric file"); }).find("is empty"),
+      std::string::npos);
   const std::string bad = usage_error_of([&] { read_input_json(d / "bad.json", "fabric file"); });
   EXPECT_NE(bad.find("bad.json: not valid JSON"), std::string::npos);
   EXPECT_EQ(bad.find("json.exception"), std::string::npos) << bad;

@@ -200,15 +200,18 @@ json band_json(const model::PointBand& b) {
           {"calibrated_up_to_gpus", b.max_gpus}};
 }
 
+json regime_band_json(const model::RegimeBand& b, const char* gpus_key) {
+  return {{"regime", model::band_regime_key(b.regime)},
+          {"cases", b.cases},
+          {"low", b.lo},
+          {"high", b.hi},
+          {gpus_key, b.max_gpus}};
+}
+
 json calibration_json() {
   const auto& rep = model::builtin_calibration_report();
   json bands = json::array();
-  for (const auto& b : rep.bands)
-    bands.push_back({{"regime", model::band_regime_key(b.regime)},
-                     {"cases", b.cases},
-                     {"low", b.lo},
-                     {"high", b.hi},
-                     {"calibrated_up_to_gpus", b.max_gpus}});
+  for (const auto& b : rep.bands) bands.push_back(regime_band_json(b, "calibrated_up_to_gpus"));
   return {{"record", model::builtin_calibration().files},
           {"meaning",
            "measured / model - 1 over every published case of the regime (train and test): a "

@@ -53,6 +53,8 @@ model::PointBand band_of(model::Collective c, std::int64_t ranks, std::int64_t m
 std::string band_cell(const model::PointBand& b);
 // {"regime", "cases", "low", "high", "extrapolated", "calibrated_up_to_gpus"}.
 nlohmann::json band_json(const model::PointBand& b);
+// A regime's band from the calibration record; the largest GPU count it covers under gpus_key.
+nlohmann::json regime_band_json(const model::RegimeBand& b, const char* gpus_key);
 // The record the bands come from and what they mean, for a command's JSON.
 nlohmann::json calibration_json();
 

@@ -196,12 +196,7 @@ int run_validate_published(const PublishedArgs& a) {
   out["summary"] = summary_table(rep);
   out["targets"] = targets(rep);
   json bands = json::array();
-  for (const auto& b : rep.bands)
-    bands.push_back({{"regime", model::band_regime_key(b.regime)},
-                     {"cases", b.cases},
-                     {"low", b.lo},
-                     {"high", b.hi},
-                     {"max_gpus", b.max_gpus}});
+  for (const auto& b : rep.bands) bands.push_back(regime_band_json(b, "max_gpus"));
   out["bands"] = bands;
   std::printf("\nerror bands of the projections (measured / model - 1, over train and test):\n");
   for (const auto& b : rep.bands) {
@@ -210,8 +205,7 @@ int run_validate_published(const PublishedArgs& a) {
   }
   int rc = 0;
   if (!a.baseline.empty()) {
-    const auto worse =
-        model::baseline_regressions(rep, baseline, a.baseline);
+    const auto worse = model::baseline_regressions(rep, baseline, a.baseline);
     out["baseline"] = {{"file", a.baseline}, {"worse", worse}};
     if (worse.empty()) {
       std::printf("\nbaseline %s: no figure got worse\n", a.baseline.c_str());

@@ -88,8 +88,7 @@ Status time_host_loop(NcclTransport& t, const TimedLoop& loop, std::span<double>
     loop.progress->leave();
   }
   loop.progress->enter(static_cast<std::int64_t>(n));
-  if (Status st = t.synchronize(Deadline::In(loop.timeout_s * static_cast<double>(n)));
-      !st.ok())
+  if (Status st = t.synchronize(Deadline::In(loop.timeout_s * static_cast<double>(n))); !st.ok())
     return st;
   loop.progress->leave();
   const double each = TickClock::seconds(t0, TickClock::now()) / static_cast<double>(n);
