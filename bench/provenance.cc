@@ -6,7 +6,9 @@
 
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "collectives/reduce.h"
 #include "collectives/tick_clock.h"
@@ -57,6 +59,85 @@ std::string mpi_library_version() {
   return s;
 }
 
+namespace {
+
+// The first line of a file, trimmed; nullopt when it cannot be read.
+std::optional<std::string> first_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line)) return std::nullopt;
+  while (!line.empty() && (line.back() == ' ' || line.back() == '\n')) line.pop_back();
+  return line;
+}
+
+// "always [madvise] never" -> "madvise"
+std::string bracketed(const std::string& line) {
+  const auto a = line.find('['), b = line.find(']');
+  return a != std::string::npos && b != std::string::npos && b > a ? line.substr(a + 1, b - a - 1)
+                                                                   : line;
+}
+
+}  // namespace
+
+json memory_background(const std::string& root) {
+  namespace fs = std::filesystem;
+  json j = json::object();
+  // DAMON through its sysfs interface: one directory per kdamond.
+  const std::string kd = root + "/sys/kernel/mm/damon/admin/kdamonds";
+  std::error_code ec;
+  if (fs::is_directory(kd, ec)) {
+    json monitors = json::array();
+    for (const auto& e : fs::directory_iterator(kd, ec)) {
+      if (!e.is_directory()) continue;
+      const auto state = first_line(e.path().string() + "/state");
+      if (!state) continue;
+      json m = {{"kdamond", e.path().filename().string()}, {"state", *state}};
+      json actions = json::array();
+      const std::string contexts = e.path().string() + "/contexts";
+      for (int c = 0; fs::is_directory(contexts + "/" + std::to_string(c), ec); ++c) {
+        const std::string ctx = contexts + "/" + std::to_string(c);
+        if (auto ops = first_line(ctx + "/operations")) m["operations"] = *ops;
+        for (int s = 0; fs::is_directory(ctx + "/schemes/" + std::to_string(s), ec); ++s)
+          if (auto a = first_line(ctx + "/schemes/" + std::to_string(s) + "/action"))
+            actions.push_back(*a);
+      }
+      m["scheme_actions"] = actions;
+      monitors.push_back(m);
+    }
+    j["damon_kdamonds"] = monitors;
+  }
+  for (const char* module : {"damon_reclaim", "damon_lru_sort"})
+    if (auto on = first_line(root + "/sys/module/" + module + "/parameters/enabled"))
+      j[module] = *on == "Y";
+  if (auto nb = first_line(root + "/proc/sys/kernel/numa_balancing")) j["numa_balancing"] = *nb;
+  if (auto ksm = first_line(root + "/sys/kernel/mm/ksm/run")) j["ksm_run"] = *ksm;
+  if (auto thp = first_line(root + "/sys/kernel/mm/transparent_hugepage/enabled"))
+    j["transparent_hugepage"] = bracketed(*thp);
+  // The CPU's hypervisor flag: a virtual machine, whose host may do the same below it.
+  std::ifstream cpuinfo(root + "/proc/cpuinfo");
+  for (std::string line; std::getline(cpuinfo, line);)
+    if (line.rfind("flags", 0) == 0) {
+      j["virtual_machine"] = line.find(" hypervisor") != std::string::npos;
+      break;
+    }
+  return j;
+}
+
+std::string memory_background_warning(const json& background) {
+  std::string on;
+  if (background.contains("damon_kdamonds"))
+    for (const auto& m : background["damon_kdamonds"])
+      if (m.value("state", "") == "on")
+        on += (on.empty() ? "kdamond " : ", ") + m.value("kdamond", "");
+  for (const char* module : {"damon_reclaim", "damon_lru_sort"})
+    if (background.value(module, false)) on += (on.empty() ? "" : ", ") + std::string(module);
+  if (on.empty()) return "";
+  return "warning: DAMON is monitoring this node's memory (" + on +
+         "): its access sampling made points of one sweep 2-10x apart on the machine collbench was "
+         "developed on; stop it for measurements (docs/methodology.md, \"What the regime switch "
+         "was\")";
+}
+
 json make_provenance(const Options& o, const topology::HostMap& hosts, const std::string& backend) {
   json p;
   p["collbench_version"] = COLLBENCH_VERSION;
@@ -96,6 +177,7 @@ json make_provenance(const Options& o, const topology::HostMap& hosts, const std
     }
   }
   p["environment"] = env;
+  p["memory_background"] = memory_background();
   return p;
 }
 

@@ -18,6 +18,16 @@ std::string cpu_model();
 std::string mpi_library_version();  // needs MPI initialised
 using collectives::local_hostname;
 
+// What the kernel of this node does to memory in the background while a run measures: DAMON
+// monitors (kdamonds on, and their schemes' actions; the damon_reclaim and damon_lru_sort
+// modules), automatic NUMA balancing, KSM, transparent huge pages, and whether it is a virtual
+// machine. Read from /sys and /proc under `root` ("" is the real root; tests pass a fake tree);
+// a file that cannot be read is left out.
+nlohmann::json memory_background(const std::string& root = "");
+// The warning a run prints when memory_background() shows an active DAMON monitor, which on the
+// VM this was developed on made points of one sweep 2-10x apart; "" when there is none.
+std::string memory_background_warning(const nlohmann::json& background);
+
 // Provenance object of the result file (schema v1). Collective-free: the caller passes the
 // gathered host map.
 nlohmann::json make_provenance(const Options& o, const topology::HostMap& hosts,

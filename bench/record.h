@@ -42,7 +42,10 @@ struct Record {
   std::vector<double> rank_mean_us;
   double rank_min_us = 0, rank_avg_us = 0, rank_max_us = 0;
   double nccl_estimate_us = -1;  // NCCL's own model time (ncclGroupSimulateEnd); -1: none
-  nlohmann::json step;           // workload runs: the training-step item measured; else null
+  // Page faults (minor + major) a rank's process took per timed call, the most over ranks: a
+  // library or algorithm that maps fresh memory on every call pays them inside the time.
+  double page_faults_per_call = 0;
+  nlohmann::json step;  // workload runs: the training-step item measured; else null
   std::optional<Instability> instability;  // set when the samples are not one regime
   int attempts = 1;                        // --stable: measurements of this point
   std::string stable_outcome;              // --stable: "stable" or "budget exhausted"

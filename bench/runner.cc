@@ -1,12 +1,14 @@
 #include "bench/runner.h"
 
 #include <mpi.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <span>
 #include <sstream>
 #include <thread>
 
@@ -128,24 +130,34 @@ class SetupStep {
   int uncaught_ = std::uncaught_exceptions();
 };
 
+// Minor and major page faults of this process so far (every thread).
+long process_page_faults() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_minflt + u.ru_majflt;
+}
+
 void stall_forever() {
   for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
 }
 
-// Open MPI's single-copy path (CMA: a peer reads the sender's pages with process_vm_readv) costs
-// about 6 us per 4 KiB page the first time a page is reached through it on this VM, then nothing
-// (docs/methodology.md, "What the regime switch was"). Buffer rotation walks into pages no call
-// has reached yet, so without this pass a point paid it until the walk had gone once around the
-// region -- a level switch inside the point, and a result that depended on how far earlier
-// points had walked. One untimed pass sends every page of both buffers to the next rank when an
-// algorithm is prepared (every measurement prepares one right after the rank set opens), and so
-// again before each algorithm: the cost comes back for pages that no call has reached for a while
-// (tens of seconds here; a whole `--algo all` sweep to 64 MiB takes minutes).
+// Open MPI's single-copy path (CMA) has the receiving rank's kernel copy from the sender's pages
+// through the kernel's own mapping of physical memory. This VM is a PVM guest (shadow page
+// tables kept by the host): the first kernel access to a page through that mapping costs about
+// 5.5 us per 4 KiB page, a later one nothing, and the host forgets what it filled once more
+// memory has gone through it since (docs/methodology.md, "What the regime switch was"). Buffer
+// rotation makes a point touch up to a whole rotation region; a sweep to 64 MiB touches 200 MiB
+// per rank, more than the host keeps, so a point met its pages cold or warm depending on what
+// ran before it, and switched level inside its samples when its walk reached pages an earlier
+// point had warmed. So before every point, one untimed pass sends exactly the windows its calls
+// will use, of both buffers, to the next rank through the transport: every call then finds its
+// pages as a point measured alone does, whatever the sweep holds.
 // Not with --mpi-max-count below the pass's message size: that testing setting splits every
 // message into pieces of a few bytes, and the pass would take minutes.
-Status prime_buffers(collectives::Transport& t, const collectives::Buffer& a,
-                     const collectives::Buffer& b, std::size_t bytes, double timeout_s,
-                     std::size_t mpi_max_count) {
+Status prime_windows(collectives::Transport& t, const collectives::Buffer& a,
+                     const collectives::Buffer& b,
+                     const std::vector<std::pair<std::size_t, std::size_t>>& windows,
+                     double timeout_s, std::size_t mpi_max_count) {
   constexpr std::size_t kChunk = std::size_t{4} << 20;
   const int p = t.size();
   if (p < 2 || t.memory() != collectives::MemorySpace::kHost || mpi_max_count < kChunk)
@@ -153,14 +165,32 @@ Status prime_buffers(collectives::Transport& t, const collectives::Buffer& a,
   const int next = (t.rank() + 1) % p, prev = (t.rank() + p - 1) % p;
   constexpr int kTag = 0x7e00;
   for (auto [from, into] : {std::pair{&a, &b}, std::pair{&b, &a}}) {
-    for (std::size_t off = 0; off < bytes; off += kChunk) {
-      const std::size_t len = std::min(kChunk, bytes - off);
-      t.irecv(into->bytes() + off, len, prev, kTag);
-      t.isend(from->bytes() + off, len, next, kTag);
-      if (Status st = t.wait_all(Deadline::In(timeout_s)); !st.ok()) return st;
+    for (auto [begin, end] : windows) {
+      for (std::size_t off = begin; off < end; off += kChunk) {
+        const std::size_t len = std::min(kChunk, end - off);
+        t.irecv(into->bytes() + off, len, prev, kTag);
+        t.isend(from->bytes() + off, len, next, kTag);
+        if (Status st = t.wait_all(Deadline::In(timeout_s)); !st.ok()) return st;
+      }
     }
   }
   return Status::Ok();
+}
+
+// The byte ranges [begin, end) that calls at `offsets` of `bytes` each touch, merged, in order.
+std::vector<std::pair<std::size_t, std::size_t>> touched_windows(
+    std::span<const std::size_t> offsets, std::size_t bytes) {
+  std::vector<std::size_t> sorted(offsets.begin(), offsets.end());
+  std::sort(sorted.begin(), sorted.end());
+  std::vector<std::pair<std::size_t, std::size_t>> out;
+  if (bytes == 0) return out;
+  for (std::size_t off : sorted) {
+    if (!out.empty() && off <= out.back().second)
+      out.back().second = std::max(out.back().second, off + bytes);
+    else
+      out.emplace_back(off, off + bytes);
+  }
+  return out;
 }
 
 void Runner::open(Group& g, MPI_Comm comm, MPI_Comm stats, std::size_t max_bytes,
@@ -234,10 +264,6 @@ Runner::Prepared Runner::prepare(const Group& g, const std::string& name,
   out.refusal = out.algo->supports(ctx, max_args);
   if (!out.refusal) {
     out.algo->prepare(ctx, max_args);
-    if (Status st = prime_buffers(*g.transport, g.send, g.recv, g.alloc_bytes, o_.timeout_s,
-                                  o_.mpi_max_count);
-        !st.ok())
-      throw CommError(st.message, st.code == StatusCode::kTimeout);
   }
   return out;
 }
@@ -307,14 +333,18 @@ Record Runner::measure(Group& g, Algorithm& algo, const PointSpec& p) {
       CB_MPI_CHECK(MPI_Barrier(g.comm));
     };
 
-  progress.set(Phase::kBarrier, 0);
-  CB_MPI_CHECK(MPI_Barrier(g.stats));
-
   auto fail_if = [&](const Status& s) {
     if (!s.ok()) watchdog_.fire_now(what + ": " + s.message);
   };
 
   compute_offsets(g.offsets, p.bytes, g.alloc_bytes, o_.rotate_buffers, g.cursor);
+  // Untimed: the pages this point's calls will use, warmed for the kernel's copy (prime_windows).
+  progress.set(Phase::kWarmup, 0);
+  fail_if(prime_windows(tr, g.send, g.recv, touched_windows(g.offsets, p.bytes), o_.timeout_s,
+                        o_.mpi_max_count));
+
+  progress.set(Phase::kBarrier, 0);
+  CB_MPI_CHECK(MPI_Barrier(g.stats));
   const auto warmup = static_cast<std::size_t>(o_.warmup);
   if (warmup > 0) {
     progress.set(Phase::kWarmup, 0);
@@ -325,7 +355,11 @@ Record Runner::measure(Group& g, Algorithm& algo, const PointSpec& p) {
   loop.offsets =
       std::span<const std::size_t>(g.offsets.data() + warmup, static_cast<std::size_t>(o_.iters));
   std::span<double> samples(g.local.data(), static_cast<std::size_t>(o_.iters));
+  const long faults_before = process_page_faults();
   fail_if(backend_.time_iterations(loop, samples));
+  double faults =
+             static_cast<double>(process_page_faults() - faults_before) / std::max(o_.iters, 1),
+         faults_max = 0;
 
   // Per iteration: the max over ranks and which rank it was; per rank: the mean of its calls.
   progress.set(Phase::kReduceStats, 0);
@@ -338,6 +372,7 @@ Record Runner::measure(Group& g, Algorithm& algo, const PointSpec& p) {
   my_mean /= std::max(o_.iters, 1);
   std::vector<double> rank_means(g.stats_rank == 0 ? static_cast<std::size_t>(g.stats_size) : 1);
   CB_MPI_CHECK(MPI_Gather(&my_mean, 1, MPI_DOUBLE, rank_means.data(), 1, MPI_DOUBLE, 0, g.stats));
+  CB_MPI_CHECK(MPI_Reduce(&faults, &faults_max, 1, MPI_DOUBLE, MPI_MAX, 0, g.stats));
   // Barrier timing reports OSU's average: per iteration the mean over ranks.
   std::vector<double> iteration_sum;
   if (o_.timing == collectives::TimingMode::kBarrier) {
@@ -387,6 +422,7 @@ Record Runner::measure(Group& g, Algorithm& algo, const PointSpec& p) {
   rec.count = args.count;
   rec.ranks = g.size;
   rec.nodes = g.nodes;
+  rec.page_faults_per_call = faults_max;
   rec.ranks_per_node = g.ranks_per_node;
   rec.repeat = p.repeat;
   rec.iters = o_.iters;

@@ -241,7 +241,8 @@ void mark_disagreeing_repeats(std::vector<Record>& records, double threshold) {
     for (const char* volatile_field :
          {"repeat", "time_us", "algbw_gbps", "busbw_gbps", "algbw_p50_gbps", "busbw_p50_gbps",
           "slowest_rank", "slowest_rank_share", "samples_us", "wrong", "first_wrong", "stable",
-          "instability", "stable_attempts", "stable_outcome", "nccl_estimate_us"})
+          "instability", "stable_attempts", "stable_outcome", "nccl_estimate_us",
+          "page_faults_per_call"})
       key.erase(volatile_field);
     points[key.dump()].push_back(&r);
   }
@@ -392,6 +393,9 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
   if (world_rank == 0 && topo.contains("warnings"))
     for (const auto& w : topo["warnings"]) table.note("warning: " + w.get<std::string>());
   if (world_rank == 0 && !memory_warning.empty()) table.note(memory_warning);
+  if (world_rank == 0)
+    if (const auto w = memory_background_warning(prov["memory_background"]); !w.empty())
+      table.note(w);
 
   watchdog.set_abort_hook(
       [&backend](const std::string& why) { backend->abort_communication(why); });

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bench/cli.h"
+#include "bench/provenance.h"
 #include "bench/record.h"
 #include "bench/report.h"
 #include "bench/sizes.h"
@@ -334,6 +335,82 @@ TEST(Results, RoundTripAgainstTheSchema) {
   for (const auto& e : std::filesystem::directory_iterator(dir))
     EXPECT_EQ(e.path().filename().string().find(".tmp."), std::string::npos) << e.path();
   std::filesystem::remove_all(dir);
+}
+
+// A record of `algorithm` at 64 MiB whose p50 is `us`, taking `faults` page faults per call.
+Record timed(const std::string& algorithm, double us, double faults) {
+  Record r = sample_record();
+  r.algorithm = algorithm;
+  r.bytes = std::size_t{64} << 20;
+  r.samples_us = {us, us, us};
+  r.time_us = compute_stats(r.samples_us);
+  r.page_faults_per_call = faults;
+  return r;
+}
+
+TEST(Results, LibraryAnomalyNamesTheSideAndItsPageFaults) {
+  // Within 5x either way: nothing to say.
+  EXPECT_TRUE(library_anomalies({timed("MPI_Allreduce", 40, 0), timed("ring", 10, 0)}).empty());
+  // The library 18x slower than the best own algorithm (rabenseifner, not ring), faulting.
+  auto lines = library_anomalies({timed("MPI_Allreduce", 180000, 8194), timed("ring", 12000, 0),
+                                  timed("rabenseifner", 10000, 0)});
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("MPI_Allreduce takes 1.8e+05 us, 18.0x"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("rabenseifner"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("8194 page faults per call"), std::string::npos) << lines[0];
+  // Slow without faulting: the cause is not claimed.
+  lines = library_anomalies({timed("MPI_Allreduce", 180000, 2), timed("ring", 10000, 0)});
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].find("page faults"), std::string::npos) << lines[0];
+  // The reverse: the own algorithm is the slow one, and its faults are named.
+  lines = library_anomalies({timed("MPI_Allreduce", 1000, 0), timed("ring", 9000, 300)});
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("look at that algorithm"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("300 page faults"), std::string::npos) << lines[0];
+  // A wrong result is never compared.
+  Record wrong = timed("ring", 10, 0);
+  wrong.wrong = 3;
+  EXPECT_TRUE(library_anomalies({timed("MPI_Allreduce", 1000, 0), wrong}).empty());
+}
+
+// A fake /sys and /proc: one kdamond with a pageout scheme, NUMA balancing off, THP on madvise.
+TEST(Provenance, MemoryBackgroundReadsDamonAndWarnsOnlyWhenItRuns) {
+  namespace fs = std::filesystem;
+  const fs::path root = fs::temp_directory_path() / "collbench_test_membg";
+  fs::remove_all(root);
+  auto put = [&](const std::string& rel, const std::string& text) {
+    fs::create_directories((root / rel).parent_path());
+    std::ofstream(root / rel) << text << "\n";
+  };
+  const std::string kd = "sys/kernel/mm/damon/admin/kdamonds/0/";
+  put(kd + "state", "on");
+  put(kd + "contexts/0/operations", "paddr");
+  put(kd + "contexts/0/schemes/0/action", "pageout");
+  put("proc/sys/kernel/numa_balancing", "0");
+  put("sys/kernel/mm/transparent_hugepage/enabled", "always [madvise] never");
+  put("proc/cpuinfo", "processor : 0\nflags : fpu sse2 hypervisor avx2");
+  auto bg = memory_background(root.string());
+  ASSERT_EQ(bg["damon_kdamonds"].size(), 1u);
+  EXPECT_EQ(bg["damon_kdamonds"][0]["state"], "on");
+  EXPECT_EQ(bg["damon_kdamonds"][0]["operations"], "paddr");
+  EXPECT_EQ(bg["damon_kdamonds"][0]["scheme_actions"], nlohmann::json::array({"pageout"}));
+  EXPECT_EQ(bg["numa_balancing"], "0");
+  EXPECT_EQ(bg["transparent_hugepage"], "madvise");
+  EXPECT_TRUE(bg["virtual_machine"].get<bool>());
+  EXPECT_FALSE(bg.contains("ksm_run"));  // not in the fake tree: left out
+  const std::string w = memory_background_warning(bg);
+  EXPECT_EQ(w.rfind("warning: DAMON is monitoring", 0), 0u) << w;
+  EXPECT_NE(w.find("kdamond 0"), std::string::npos) << w;
+  // Stopped: recorded, no warning.
+  put(kd + "state", "off");
+  bg = memory_background(root.string());
+  EXPECT_EQ(bg["damon_kdamonds"][0]["state"], "off");
+  EXPECT_EQ(memory_background_warning(bg), "");
+  // The reclaim module alone also warns.
+  put("sys/module/damon_reclaim/parameters/enabled", "Y");
+  EXPECT_NE(memory_background_warning(memory_background(root.string())).find("damon_reclaim"),
+            std::string::npos);
+  fs::remove_all(root);
 }
 
 TEST(Results, UnwritablePathsAreRefusedBeforeMeasuring) {
