@@ -141,17 +141,14 @@ void stall_forever() {
   for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
 }
 
-// Open MPI's single-copy path (CMA) has the receiving rank's kernel copy from the sender's pages
-// through the kernel's own mapping of physical memory. This VM is a PVM guest (shadow page
-// tables kept by the host): the first kernel access to a page through that mapping costs about
-// 5.5 us per 4 KiB page, a later one nothing, and the host forgets what it filled once more
-// memory has gone through it since (docs/methodology.md, "What the regime switch was"). Buffer
-// rotation makes a point touch up to a whole rotation region; a sweep to 64 MiB touches 200 MiB
-// per rank, more than the host keeps, so a point met its pages cold or warm depending on what
-// ran before it, and switched level inside its samples when its walk reached pages an earlier
-// point had warmed. So before every point, one untimed pass sends exactly the windows its calls
-// will use, of both buffers, to the next rank through the transport: every call then finds its
-// pages as a point measured alone does, whatever the sweep holds.
+// Open MPI's single-copy path (CMA) has the receiving rank's kernel copy from the sender's pages.
+// On this VM (a PVM guest: the host keeps shadow page tables) the first such copy of a page costs
+// about 5.5 us per 4 KiB page and the next 0.65 us (docs/methodology.md, "What the regime switch
+// was"). Buffer rotation makes a point's calls reach pages no earlier call may have reached, so
+// before every point one untimed pass sends exactly the windows its calls will use, of both
+// buffers, to the next rank of its node through the transport: no timed call is the first to
+// reach its pages, whatever ran before. (Swings that remain on this VM came from its DAMON
+// monitor, which the run warns about.)
 // Not with --mpi-max-count below the pass's message size: that testing setting splits every
 // message into pieces of a few bytes, and the pass would take minutes.
 // The pass runs between the ranks of one node only (a ring over them, in rank order): the cost is
