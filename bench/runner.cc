@@ -149,11 +149,11 @@ void stall_forever() {
 // buffers, to the next rank of its node through the transport: no timed call is the first to
 // reach its pages, whatever ran before. (Swings that remain on this VM came from its DAMON
 // monitor, which the run warns about.)
-// Not with --mpi-max-count below the pass's message size: that testing setting splits every
-// message into pieces of a few bytes, and the pass would take minutes.
 // The pass runs between the ranks of one node only (a ring over them, in rank order): the cost is
 // the shared-memory single-copy path's, and a pass over the network would only take the link's
-// time (minutes on the rate-limited links of an emulated cluster).
+// time (minutes on the rate-limited links of an emulated cluster). Not with --mpi-max-count below
+// the pass's message size: that testing setting splits every message into pieces of a few bytes,
+// and the pass would take minutes.
 Status prime_windows(collectives::Transport& t, const std::vector<int>& node_of_rank,
                      const collectives::Buffer& a, const collectives::Buffer& b,
                      const std::vector<std::pair<std::size_t, std::size_t>>& windows,
@@ -167,17 +167,13 @@ Status prime_windows(collectives::Transport& t, const std::vector<int>& node_of_
                ? node_of_rank[static_cast<std::size_t>(r)]
                : 0;
   };
-  int next = me, prev = me;
-  for (int i = 1; i < p; ++i)
-    if (node((me + i) % p) == node(me)) {
-      next = (me + i) % p;
-      break;
-    }
-  for (int i = 1; i < p; ++i)
-    if (node((me + p - i) % p) == node(me)) {
-      prev = (me + p - i) % p;
-      break;
-    }
+  // The nearest rank of this node after (dir 1) or before (dir -1) this one, cyclically.
+  auto neighbour = [&](int dir) {
+    for (int i = 1; i < p; ++i)
+      if (const int r = (me + dir * i + p) % p; node(r) == node(me)) return r;
+    return me;
+  };
+  const int next = neighbour(1), prev = neighbour(-1);
   if (next == me) return Status::Ok();  // alone on its node
   constexpr int kTag = 0x7e00;
   for (auto [from, into] : {std::pair{&a, &b}, std::pair{&b, &a}}) {
@@ -278,9 +274,7 @@ Runner::Prepared Runner::prepare(const Group& g, const std::string& name,
   if (out.refusal) return out;
   const auto ctx = context(g);
   out.refusal = out.algo->supports(ctx, max_args);
-  if (!out.refusal) {
-    out.algo->prepare(ctx, max_args);
-  }
+  if (!out.refusal) out.algo->prepare(ctx, max_args);
   return out;
 }
 
@@ -373,9 +367,9 @@ Record Runner::measure(Group& g, Algorithm& algo, const PointSpec& p) {
   std::span<double> samples(g.local.data(), static_cast<std::size_t>(o_.iters));
   const long faults_before = process_page_faults();
   fail_if(backend_.time_iterations(loop, samples));
-  double faults =
-             static_cast<double>(process_page_faults() - faults_before) / std::max(o_.iters, 1),
-         faults_max = 0;
+  const double faults =
+      static_cast<double>(process_page_faults() - faults_before) / std::max(o_.iters, 1);
+  double faults_max = 0;
 
   // Per iteration: the max over ranks and which rank it was; per rank: the mean of its calls.
   progress.set(Phase::kReduceStats, 0);
