@@ -3,6 +3,7 @@
 // of the model's errors, which no change may make worse.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -128,6 +129,29 @@ TEST(ModelCalibration, BadInputNamesFileCaseAndField) {
   EXPECT_NE(error_of(file_of(json::array())).find("bad.json: cases:"), std::string::npos);
   for (const std::string& e : {error_of(file_of(json::array({good}))), std::string()})
     EXPECT_EQ(e.find('\n'), std::string::npos);
+}
+
+TEST(ModelCalibration, TooFewTestCasesNamesEveryFile) {
+  // A rule over the whole record (a fuzzer found its message once named no file).
+  CalibrationRecord r;
+  for (const CalibrationCase& c : builtin_calibration().cases) {
+    if (c.test) continue;
+    r.cases.push_back(c);
+    r.cases.back().file = r.cases.size() == 1 ? "a.json" : "b.json";
+    if (r.cases.size() == 3) break;
+  }
+  ASSERT_EQ(r.cases.size(), 3u);
+  std::string e;
+  try {
+    check_record(r);
+  } catch (const UsageError& err) {
+    e = err.what();
+  }
+  EXPECT_EQ(e, "a.json, b.json: only 0 of 3 cases are test cases (at least a fifth must be)");
+  r.cases.push_back(*std::find_if(builtin_calibration().cases.begin(),
+                                  builtin_calibration().cases.end(),
+                                  [](const CalibrationCase& c) { return c.test; }));
+  EXPECT_NO_THROW(check_record(r));
 }
 
 TEST(ModelCalibration, BandsCoverEveryRegimeAndMarkExtrapolation) {

@@ -1,5 +1,6 @@
 #include "topology/model/calibration.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -369,10 +370,18 @@ void check_record(const CalibrationRecord& r) {
       w.bad("value", "duplicate case: the same measurement as '" + it->second->id + "'");
   }
   if (r.cases.empty()) throw UsageError("calibration record: no case");
+  // A rule over the whole record: the message names every file the cases came from.
+  std::vector<std::string> seen;
+  std::string files;
+  for (const CalibrationCase& c : r.cases) {
+    if (std::find(seen.begin(), seen.end(), c.file) != seen.end()) continue;
+    files += (seen.empty() ? "" : ", ") + c.file;
+    seen.push_back(c.file);
+  }
   std::size_t tests = 0;
   for (const CalibrationCase& c : r.cases) tests += c.test ? 1 : 0;
   if (tests * 5 < r.cases.size())
-    throw UsageError("calibration record: only " + std::to_string(tests) + " of " +
+    throw UsageError(files + ": only " + std::to_string(tests) + " of " +
                      std::to_string(r.cases.size()) +
                      " cases are test cases (at least a fifth must be)");
 }
