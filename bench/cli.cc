@@ -347,6 +347,7 @@ void add_benchmark_commands(CLI::App& app, std::function<int()>& action,
       }
       action = [raw, argc, argv_raw]() {
         MpiSession session(argc, argv_raw);
+        session.set_finalize_timeout(raw->o.timeout_s);
         return run_benchmark(raw->o);
       };
     });
@@ -418,6 +419,7 @@ void add_tune_command(CLI::App& app, std::function<int()>& action,
         collectives::SelectionTable::load_default(raw->base));
     action = [raw, runs, table, argc, argv_raw]() {
       MpiSession session(argc, argv_raw);
+      if (!runs.empty()) session.set_finalize_timeout(runs.front().timeout_s);
       int rc = 0;
       for (const Options& o : runs) {
         const int r = run_benchmark(o, [&](const std::vector<Record>& records) {

@@ -1,7 +1,9 @@
 #include "bench/faults.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <sstream>
+#include <thread>
 
 #include "bench/sizes.h"
 #include "collectives/error.h"
@@ -27,9 +29,11 @@ Faults Faults::from_env() {
     x.rank = std::stoi(rank);
     x.arg = parse_size(item.substr(b + 1), "COLLBENCH_FAULT argument");
     if (x.kind != "stall" && x.kind != "kill" && x.kind != "corrupt" && x.kind != "slow" &&
-        x.kind != "stallinit" && x.kind != "stallsplit")
-      throw UsageError("COLLBENCH_FAULT kind '" + x.kind +
-                       "' is not stall, kill, corrupt, slow, stallinit or stallsplit");
+        x.kind != "stallinit" && x.kind != "stallsplit" && x.kind != "stallset" &&
+        x.kind != "stallend")
+      throw UsageError(
+          "COLLBENCH_FAULT kind '" + x.kind +
+          "' is not stall, kill, corrupt, slow, stallinit, stallsplit, stallset or stallend");
     f.list.push_back(x);
   }
   return f;
@@ -46,11 +50,18 @@ void Faults::check(int world_size, std::size_t max_bytes) const {
     if ((x.kind == "stall" || x.kind == "kill") && x.arg > max_bytes)
       throw UsageError("COLLBENCH_FAULT " + item + ": no size of the sweep reaches " +
                        format_size(x.arg) + " (--max-bytes " + format_size(max_bytes) + ")");
+    if (x.kind == "stallend" && x.rank == 0)
+      throw UsageError("COLLBENCH_FAULT " + item +
+                       ": acts on a rank other than 0 (rank 0 writes the results)");
     if (x.kind == "corrupt" && x.arg >= max_bytes)
       throw UsageError("COLLBENCH_FAULT " + item + ": element " + std::to_string(x.arg) +
                        " is beyond every buffer of the sweep (--max-bytes " +
                        format_size(max_bytes) + ")");
   }
+}
+
+void stall_forever() {
+  for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
 }
 
 const Faults::Fault* Faults::find(const std::string& kind, int rank) const {

@@ -6,7 +6,12 @@
 //   slow:R:N         from the N-th timed call of every point on, rank R's calls take 4x as long
 //   stallinit:R:0    rank R stops before it creates the transport of its first group
 //   stallsplit:R:0   rank R stops before it prepares its first algorithm (splits)
-// (the last two inside the set-up step, before the rank arrives: the watchdog names it)
+//   stallset:R:0     rank R stops after the barrier that ends the first rank set, before the
+//                    ranks agree on what that set refused (between two steps, as a SIGSTOP can)
+//   stallend:R:0     rank R (not 0) stops after the run's last step: the others wait in
+//                    MPI_Finalize
+// (stallinit and stallsplit inside the set-up step, before the rank arrives: the watchdog names
+// it)
 #pragma once
 
 #include <cstddef>
@@ -30,5 +35,8 @@ struct Faults {
   void check(int world_size, std::size_t max_bytes) const;
   const Fault* find(const std::string& kind, int rank) const;
 };
+
+// What a stall hook does: sleeps until the job is ended from outside.
+[[noreturn]] void stall_forever();
 
 }  // namespace collbench::bench

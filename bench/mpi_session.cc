@@ -1,6 +1,12 @@
 #include "bench/mpi_session.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <thread>
 
 #include "collectives/mpi/mpi_transport.h"
 
@@ -15,7 +21,25 @@ MpiSession::MpiSession(int* argc, char*** argv) {
   MPI_Comm_size(MPI_COMM_WORLD, &size_);
 }
 
-MpiSession::~MpiSession() { MPI_Finalize(); }
+MpiSession::~MpiSession() {
+  if (finalize_timeout_s_ > 0) {
+    const double limit = std::max(finalize_timeout_s_, 5.0);
+    const int rank = rank_;
+    std::thread([limit, rank] {
+      std::this_thread::sleep_for(std::chrono::duration<double>(limit));
+      char line[320];
+      const int n = std::snprintf(line, sizeof line,
+                                  "collbench: timeout: rank %d: MPI_Finalize did not return within "
+                                  "%.1f s (a rank was stopped or died after the run's last step); "
+                                  "the results were written before it\n",
+                                  rank, limit);
+      [[maybe_unused]] const ssize_t w =
+          write(STDERR_FILENO, line, static_cast<std::size_t>(std::max(n, 0)));
+      _exit(3);
+    }).detach();
+  }
+  MPI_Finalize();
+}
 
 int launcher_rank() {
   for (const char* var : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"}) {

@@ -16,10 +16,16 @@ class MpiSession {
 
   int rank() const { return rank_; }
   int size() const { return size_; }
+  // MPI_Finalize waits for every rank: one stopped (SIGSTOP) or dead after the run's last step
+  // would hang the others there. With a timeout (the run's --timeout, at least 5 s), a rank still
+  // in MPI_Finalize after it says so in one line and exits with 3; what was measured is written
+  // by then. 0: no limit.
+  void set_finalize_timeout(double seconds) { finalize_timeout_s_ = seconds; }
 
  private:
   int rank_ = 0;
   int size_ = 1;
+  double finalize_timeout_s_ = 0;
 };
 
 // The rank the launcher assigned (mpirun, srun), read from the environment before MPI starts;

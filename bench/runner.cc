@@ -137,10 +137,6 @@ long process_page_faults() {
   return u.ru_minflt + u.ru_majflt;
 }
 
-void stall_forever() {
-  for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
-}
-
 // Open MPI's single-copy path (CMA) has the receiving rank's kernel copy from the sender's pages.
 // On this VM (a PVM guest: the host keeps shadow page tables) the first such copy of a page costs
 // about 5.5 us per 4 KiB page and the next 0.65 us (docs/methodology.md, "What the regime switch
@@ -157,7 +153,7 @@ void stall_forever() {
 Status prime_windows(collectives::Transport& t, const std::vector<int>& node_of_rank,
                      const collectives::Buffer& a, const collectives::Buffer& b,
                      const std::vector<std::pair<std::size_t, std::size_t>>& windows,
-                     double timeout_s, std::size_t mpi_max_count) {
+                     double timeout_s, std::size_t mpi_max_count, Progress& progress) {
   constexpr std::size_t kChunk = std::size_t{4} << 20;
   const int p = t.size(), me = t.rank();
   if (p < 2 || t.memory() != collectives::MemorySpace::kHost || mpi_max_count < kChunk)
@@ -176,16 +172,19 @@ Status prime_windows(collectives::Transport& t, const std::vector<int>& node_of_
   const int next = neighbour(1), prev = neighbour(-1);
   if (next == me) return Status::Ok();  // alone on its node
   constexpr int kTag = 0x7e00;
+  std::int64_t exchange = 0;
   for (auto [from, into] : {std::pair{&a, &b}, std::pair{&b, &a}}) {
     for (auto [begin, end] : windows) {
       for (std::size_t off = begin; off < end; off += kChunk) {
         const std::size_t len = std::min(kChunk, end - off);
+        progress.enter(exchange++);  // arrived at this exchange (and the watchdog sees progress)
         t.irecv(into->bytes() + off, len, prev, kTag);
         t.isend(from->bytes() + off, len, next, kTag);
         if (Status st = t.wait_all(Deadline::In(timeout_s)); !st.ok()) return st;
       }
     }
   }
+  progress.leave();
   return Status::Ok();
 }
 
@@ -315,7 +314,7 @@ Record Runner::measure(Group& g, Algorithm& algo, const PointSpec& p) {
     std::raise(SIGKILL);
   if (const auto* f = faults_.find("stall", world_rank_); f && p.bytes >= f->arg) {
     // Still in the step's set-up (kIdle): a rank that never reaches the barrier is behind.
-    for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+    stall_forever();
   }
 
   collectives::Transport& tr = *g.transport;
@@ -349,9 +348,10 @@ Record Runner::measure(Group& g, Algorithm& algo, const PointSpec& p) {
 
   compute_offsets(g.offsets, p.bytes, g.alloc_bytes, o_.rotate_buffers, g.cursor);
   // Untimed: the pages this point's calls will use, warmed for the kernel's copy (prime_windows).
-  progress.set(Phase::kWarmup, 0);
+  // Still before the step's barrier (kIdle): a peer that finished its pass and waits at the
+  // barrier is ahead of a rank still in the pass.
   fail_if(prime_windows(tr, g.node_of_rank, g.send, g.recv, touched_windows(g.offsets, p.bytes),
-                        o_.timeout_s, o_.mpi_max_count));
+                        o_.timeout_s, o_.mpi_max_count, progress));
 
   progress.set(Phase::kBarrier, 0);
   CB_MPI_CHECK(MPI_Barrier(g.stats));
@@ -372,7 +372,10 @@ Record Runner::measure(Group& g, Algorithm& algo, const PointSpec& p) {
   double faults_max = 0;
 
   // Per iteration: the max over ranks and which rank it was; per rank: the mean of its calls.
+  // Arrived at the statistics' collectives: a rank that waits in them while a peer already left
+  // for the next step (a non-root rank leaves a reduction early) is not behind.
   progress.set(Phase::kReduceStats, 0);
+  progress.enter(0);
   for (int i = 0; i < o_.iters; ++i)
     g.pairs_in[static_cast<std::size_t>(i)] = {samples[static_cast<std::size_t>(i)], world_rank_};
   CB_MPI_CHECK(MPI_Reduce(g.pairs_in.data(), g.pairs_out.data(), o_.iters, MPI_DOUBLE_INT,
@@ -392,6 +395,7 @@ Record Runner::measure(Group& g, Algorithm& algo, const PointSpec& p) {
   }
 
   // The check: fresh data per repetition, output prefilled with a sentinel, every element.
+  progress.leave();
   progress.set(Phase::kCheck, 0);
   std::uint64_t wrong = 0;
   collectives::CheckResult first;
@@ -411,6 +415,8 @@ Record Runner::measure(Group& g, Algorithm& algo, const PointSpec& p) {
     wrong += res.wrong;
   }
   std::uint64_t wrong_total = 0;
+  progress.set(Phase::kCheckCount, 0);
+  progress.enter(0);
   CB_MPI_CHECK(MPI_Reduce(&wrong, &wrong_total, 1, MPI_UINT64_T, MPI_SUM, 0, g.stats));
   double mine[5] = {first.wrong ? 1.0 : 0.0, static_cast<double>(first.first_wrong),
                     first.first_expected, first.first_actual, static_cast<double>(world_rank_)};
@@ -521,7 +527,11 @@ Record Runner::measure_point(Group& g, Algorithm& algo, const PointSpec& p) {
       decision[1] = stable;
       decision[2] = attempt == 1 && rec.time_us.p50 * 1e-6 > o_.stable_budget_s;
     }
+    // Armed: a rank stopped between two attempts is named, not waited for.
+    watchdog_.begin_call_step("the decision after attempt " + std::to_string(attempt) + " of " +
+                              describe_point(p.args, p.algorithm, p.bytes, g.size));
     CB_MPI_CHECK(MPI_Bcast(decision, 3, MPI_INT, 0, g.stats));
+    watchdog_.end_step();
     if (decision[2])
       throw UsageError("--stable " + fmt_seconds(o_.stable_budget_s) + ": one iteration of " +
                        describe_point(p.args, p.algorithm, p.bytes, g.size) + " takes " +

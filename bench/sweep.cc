@@ -411,8 +411,8 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
         MPI_Comm comm = MPI_COMM_NULL;
         // Armed while every rank takes part: a rank that stops before the split is reported like
         // one that stops in a collective.
-        watchdog.begin_step("the split into a set of " + std::to_string(set.ranks.size()) +
-                            " ranks");
+        watchdog.begin_call_step("the split into a set of " + std::to_string(set.ranks.size()) +
+                                 " ranks");
         CB_MPI_CHECK(MPI_Comm_split(world, member ? 0 : MPI_UNDEFINED, world_rank, &comm));
         watchdog.end_step();
         if (member) {
@@ -428,12 +428,18 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
           MPI_Comm_free(&comm);
           // Members wait here only for each other (the others arrived long ago): one that never
           // comes (frozen, dead) is reported as in a collective.
-          watchdog.begin_step("the barrier after the sizes on " + std::to_string(g.size) +
-                              " ranks");
+          watchdog.begin_call_step("the barrier after the sizes on " + std::to_string(g.size) +
+                                   " ranks");
         }
         quiet_barrier(world);
         watchdog.end_step();
-        if (any_setup_error(sw.refused, world)) {  // bad input found once a group could be asked
+        if (faults.find("stallset", world_rank)) stall_forever();
+        // Every rank passed the barrier; one stopped since (SIGSTOP) is named, not waited for.
+        watchdog.begin_call_step("the check for bad input after the sizes on " +
+                                 std::to_string(set.ranks.size()) + " ranks");
+        const bool refused = any_setup_error(sw.refused, world);
+        watchdog.end_step();
+        if (refused) {  // bad input found once a group could be asked
           // Bad input leaves no file, unless an earlier rank set already wrote records.
           if (sink && !sink->records().empty())
             sink->finish(false, sw.refused.empty() ? "bad input" : sw.refused);
@@ -469,9 +475,10 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
   // Every requested algorithm refused every point: nothing was measured, which is never what the
   // command line asked for (and no result file is written: it would hold no row).
   std::int64_t status[2] = {sw.total_wrong, sw.measured};
-  watchdog.begin_step("the end of the run");
+  watchdog.begin_call_step("the end of the run");
   CB_MPI_CHECK(MPI_Bcast(status, 2, MPI_INT64_T, 0, world));
   watchdog.end_step();
+  if (world_rank != 0 && faults.find("stallend", world_rank)) stall_forever();
   if (status[1] == 0) {
     if (world_rank == 0)
       std::fprintf(stderr,

@@ -108,7 +108,8 @@ Watchdog::Watchdog(MPI_Comm comm, double timeout_s, std::function<void(const std
       listen_fd_ = -1;
     } else {
       for (const auto& ip : local_ipv4_addresses()) addr += (addr.empty() ? "" : ",") + ip;
-      addr += ":" + std::to_string(ntohs(a.sin_port));
+      addr += ':';
+      addr += std::to_string(ntohs(a.sin_port));
     }
   }
   int n = static_cast<int>(addr.size());
@@ -131,8 +132,14 @@ void Watchdog::begin_step(const std::string& description) {
     step_description_ = description;
     ++step_;
   }
+  progress_.leave();  // not arrived anywhere in the new step yet
   progress_.set(Phase::kIdle, 0);
   armed_.store(true);
+}
+
+void Watchdog::begin_call_step(const std::string& description) {
+  begin_step(description);
+  progress_.enter(0);
 }
 
 void Watchdog::end_step() {
@@ -281,20 +288,35 @@ void Watchdog::collect_and_abort(const std::string& first_reason) {
   _exit(3);
 }
 
-std::string Watchdog::frozen_text(double now_s) const {
-  const double at = frozen_at_.load();
-  if (at < 0 || now_s - at > 2 * timeout_s_ + 10) return "";
+namespace {
+double now_s() { return std::chrono::duration<double>(Clock::now().time_since_epoch()).count(); }
+
+std::string frozen_for_text(double seconds) {
   char buf[160];
   std::snprintf(buf, sizeof buf,
                 "frozen for %.1f s (stopped, e.g. SIGSTOP, or not scheduled), so it could not "
                 "answer",
-                frozen_for_.load());
+                seconds);
   return buf;
 }
+}  // namespace
 
-std::string Watchdog::freeze_note() const {
-  return frozen_text(std::chrono::duration<double>(Clock::now().time_since_epoch()).count());
+double Watchdog::frozen_bound_s() const { return std::max(1.0, timeout_s_ / 2); }
+
+std::string Watchdog::frozen_text(double now) const {
+  const double at = frozen_at_.load();
+  if (at >= 0 && now - at <= 2 * timeout_s_ + 10) return frozen_for_text(frozen_for_.load());
+  // Continued (SIGCONT) and at once signalled again (the launcher's SIGTERM): the watchdog thread
+  // may not have run since (or the main thread, whose wait passed its deadline as it resumed,
+  // stopped it), but its last tick, as late as the freeze was long, says the same. A thread
+  // stopped by a timeout ticks no more either, but rank 0 then writes the timeout within the
+  // grace period, shorter than the bound, and the first failure written wins.
+  const double tick = last_tick_s_.load();
+  if (tick >= 0 && now - tick > frozen_bound_s()) return frozen_for_text(now - tick);
+  return "";
 }
+
+std::string Watchdog::freeze_note() const { return frozen_text(now_s()); }
 
 void Watchdog::after_report(bool acked, const std::string& reason) {
   if (acked) {
@@ -364,8 +386,9 @@ void Watchdog::thread_main() {
   const auto timeout = std::chrono::duration<double>(timeout_s_);
   // A loop of 50 ms that took this long means the whole process was stopped (SIGSTOP) or not
   // scheduled: its own progress did not move for a reason that is not a hang of the collective.
-  const auto frozen = std::chrono::duration<double>(std::max(1.0, timeout_s_ / 2));
+  const auto frozen = std::chrono::duration<double>(frozen_bound_s());
   while (!stop_.load()) {
+    last_tick_s_.store(now_s());
     bool incoming = false;
     if (rank_ == 0 && listen_fd_ >= 0) {
       pollfd p{listen_fd_, POLLIN, 0};

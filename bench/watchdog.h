@@ -46,6 +46,9 @@ class Watchdog {
   // timed loops. Each call starts a new step (ranks compare step numbers to see who is behind).
   void begin_step(const std::string& description);
   void end_step();  // back to idle: the watchdog does not fire while idle
+  // A step that is one collective call made at once: this rank has arrived as it begins (a rank
+  // that waits inside it is not behind, even when a peer already left for the next step).
+  void begin_call_step(const std::string& description);
   // A set-up step outside the measurement (creating, splitting or closing communicators, an
   // algorithm's prepare): armed like a step, in the set-up phase, so that a rank that does not
   // arrive is named instead of hanging the job. The caller marks its arrival at the step's
@@ -71,7 +74,9 @@ class Watchdog {
   // After this rank reported: waits for rank 0 to end the job, or, when rank 0 did not
   // acknowledge, names it (the deputy) and ends the job here.
   [[noreturn]] void after_report(bool acked, const std::string& reason);
-  std::string frozen_text(double now_s) const;
+  std::string frozen_text(double now) const;
+  // A watchdog loop (50 ms) late by more than this means the process was frozen.
+  double frozen_bound_s() const;
 
   MPI_Comm comm_;
   int rank_ = 0, size_ = 1;
@@ -85,6 +90,7 @@ class Watchdog {
   // When this process last found itself frozen (seconds on the steady clock) and for how long.
   std::atomic<double> frozen_at_{-1};
   std::atomic<double> frozen_for_{0};
+  std::atomic<double> last_tick_s_{-1};  // when the watchdog thread last woke (steady clock)
   Progress progress_;
   mutable std::mutex mu_;
   std::string step_description_;

@@ -45,6 +45,8 @@ const char* phase_name(int p) {
       return "the correctness check";
     case Phase::kSetup:
       return "communicator set-up";
+    case Phase::kCheckCount:
+      return "the count of wrong elements";
   }
   return "?";
 }
@@ -96,12 +98,15 @@ std::string describe_stuck(const std::string& first_reason, const RankReport& mi
     }
   }
   // A silent rank (stopped, dead) is the one the others wait for, unless a rank that answered is
-  // a whole step behind: positions inside one step (a barrier one rank left before another saw
-  // it complete) only say where each waited for the silent one.
+  // a whole step behind without having arrived at that step's call: positions inside one step,
+  // or inside the call of the step before (a barrier one rank left before another saw it
+  // complete), only say where each waited for the silent one.
   const bool frozen_mine = !mine_frozen.empty();
   bool step_behind = false;
-  for (int r : behind)
-    if (r != mine.rank || !frozen_mine) step_behind |= reports.at(r).step < front.step;
+  for (int r : behind) {
+    const RankReport& rep = reports.at(r);
+    if (r != mine.rank || !frozen_mine) step_behind |= rep.step < front.step && !rep.inside;
+  }
   if (!silent.empty() && !step_behind) {
     std::vector<int> named = silent;
     for (int r : behind) (r == mine.rank && frozen_mine ? named : waiting).push_back(r);

@@ -135,7 +135,9 @@ P2pResult measure_p2p(const Options& o, collectives::Backend& backend, Watchdog&
     }
   }
   std::int64_t total = 0;
+  watchdog.begin_call_step("the count of wrong elements of p2p " + c.what);
   CB_MPI_CHECK(MPI_Allreduce(&wrong, &total, 1, MPI_INT64_T, MPI_SUM, world));
+  watchdog.end_step();
   out.wrong = o.check > 0 ? total : -1;
   out.each_s = medians.front();
   if (out.extrapolated) {

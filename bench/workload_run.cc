@@ -126,19 +126,24 @@ struct ItemResult {
   std::int64_t wrong = 0;
 };
 
-ItemResult measure_item(Runner& runner, const Options& o, const StepCollective& c,
-                        const topology::HostMap& hosts, std::size_t cap, collectives::DType dtype,
-                        const std::vector<std::string>& algos, json step) {
+ItemResult measure_item(Runner& runner, Watchdog& watchdog, const Options& o,
+                        const StepCollective& c, const topology::HostMap& hosts, std::size_t cap,
+                        collectives::DType dtype, const std::vector<std::string>& algos,
+                        json step) {
   MPI_Comm world = MPI_COMM_WORLD;
   int rank = 0;
   MPI_Comm_rank(world, &rank);
   const Membership m = membership(rank, c.group_size, c.stride);
   MPI_Comm comm = MPI_COMM_NULL;
+  // Every collective of the item's set-up is armed: a rank that stops (SIGSTOP) or never arrives
+  // is named, not waited for.
+  watchdog.begin_call_step("the split into the " + c.group + " groups of " + c.what);
   CB_MPI_CHECK(MPI_Comm_split(world, m.color, m.key, &comm));
   int gsize = 1;
   MPI_Comm_size(comm, &gsize);
   std::vector<int> members(static_cast<std::size_t>(gsize));
   CB_MPI_CHECK(MPI_Allgather(&rank, 1, MPI_INT, members.data(), 1, MPI_INT, comm));
+  watchdog.end_step();
   std::vector<std::string> names;
   for (int r : members) names.push_back(hosts.hostnames[static_cast<std::size_t>(r)]);
   const topology::HostMap gh = topology::make_host_map(names);
@@ -161,7 +166,9 @@ ItemResult measure_item(Runner& runner, const Options& o, const StepCollective& 
   Runner::Prepared prep = runner.prepare(g, out.algorithm, max_args);
   // Every group must be able to run it, or no group measures (they run at once).
   int refused = prep.refusal ? 1 : 0, any = 0;
+  watchdog.begin_call_step("the check that every " + c.group + " group runs " + out.algorithm);
   CB_MPI_CHECK(MPI_Allreduce(&refused, &any, 1, MPI_INT, MPI_MAX, world));
+  watchdog.end_step();
   if (any) {
     runner.close(g);
     MPI_Comm_free(&comm);
@@ -220,6 +227,7 @@ int run_workload(WorkloadRunArgs& a, int* argc, char*** argv) {
   const int rank = mpi.rank(), size = mpi.size();
   const bool lead = rank == 0;
   Options& o = a.o;
+  mpi.set_finalize_timeout(o.timeout_s);
   if (const int rc = check_same_arguments(o, world); rc != 0) return rc;
 
   const model::Workload small = model::scaled_parallelism(resolved, size);
@@ -317,7 +325,8 @@ int run_workload(WorkloadRunArgs& a, int* argc, char*** argv) {
         wrong_all += r.wrong;
         if (lead) summary["p2p"].push_back(r.to_json(step));
       } else {
-        ItemResult r = measure_item(runner, o, c, hosts, o.max_bytes, *dtype, a.algos, step);
+        ItemResult r =
+            measure_item(runner, watchdog, o, c, hosts, o.max_bytes, *dtype, a.algos, step);
         each = r.each_s;
         meas = r.measured;
         algo = r.algorithm;
@@ -381,7 +390,9 @@ int run_workload(WorkloadRunArgs& a, int* argc, char*** argv) {
     }
   }
   std::int64_t wrong = wrong_all;
+  watchdog.begin_call_step("the end of the run");
   CB_MPI_CHECK(MPI_Bcast(&wrong, 1, MPI_INT64_T, 0, world));
+  watchdog.end_step();
   return wrong ? 1 : 0;
 }
 

@@ -15,7 +15,8 @@ enum class Phase : int {
   kTimed = 3,
   kReduceStats = 4,
   kCheck = 5,
-  kSetup = 6  // creating, splitting or closing communicators; an algorithm's prepare
+  kSetup = 6,      // creating, splitting or closing communicators; an algorithm's prepare
+  kCheckCount = 7  // after the check: the wrong elements counted over ranks
 };
 
 // What the timed loop touches: two relaxed stores per iteration.

@@ -513,5 +513,43 @@ TEST(WatchdogReport, SilentRankInsideAStepIsTheOneNotArriving) {
   EXPECT_NE(frozen.find("Ranks waiting in the collective: 1."), std::string::npos) << frozen;
 }
 
+// The same across two steps: rank 1 left the barrier that ends a rank set and waits in the next
+// step's call, while rank 0 still waits inside that barrier for a message of the stopped rank 2.
+// Rank 0 arrived at its call (inside): it is not behind, rank 2 is the one not arriving. A rank
+// a step behind that never arrived at its step's call is still named.
+TEST(WatchdogReport, RankInsideTheCallOfTheStepBeforeIsWaiting) {
+  bench::RankReport r0;
+  r0.rank = 0;
+  r0.step = 9;
+  r0.phase = static_cast<int>(Phase::kIdle);
+  r0.inside = 1;
+  r0.host = "vm";
+  r0.description = "the barrier after the sizes on 3 ranks";
+  bench::RankReport r1 = r0;
+  r1.rank = 1;
+  r1.step = 10;
+  r1.description = "the check for bad input after the sizes on 3 ranks";
+  const std::map<int, bench::RankReport> reports{{0, r0}, {1, r1}};
+  const std::string msg = bench::describe_stuck("no progress", r0, reports, 3, 0.6);
+  EXPECT_NE(msg.find("stuck in the check for bad input after the sizes on 3 ranks"),
+            std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("Ranks that had not arrived: 2 (rank 2: did not answer within 0.6 s"),
+            std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("Ranks waiting in the collective: 0,1."), std::string::npos) << msg;
+
+  std::map<int, bench::RankReport> late = reports;
+  late[0].inside = 0;  // rank 0 never reached the barrier: it is behind, rank 2 only silent
+  const std::string named = bench::describe_stuck("no progress", late.at(0), late, 3, 0.6);
+  EXPECT_NE(named.find("Ranks that had not arrived: 0 (rank 0 on vm in set-up, before the "
+                       "step's barrier of an earlier step: the barrier after the sizes"),
+            std::string::npos)
+      << named;
+  EXPECT_NE(named.find("Ranks that did not report (dead, stopped or unreachable): 2."),
+            std::string::npos)
+      << named;
+}
+
 }  // namespace
 }  // namespace collbench::fake
