@@ -33,9 +33,9 @@ std::string Options::canonical() const {
   s << '|';
   for (const auto& a : algorithms) s << a << ',';
   s << '|' << algo_auto << '|' << static_cast<int>(placement) << '|' << check << '|'
-    << rotate_buffers << '|' << segment_bytes << '|' << inter_node_algorithm << '|' << mpi_max_count
-    << '|' << repeat << '|' << ranks_sweep << '|' << ranks_per_node << '|' << instability_threshold
-    << '|' << stable_budget_s;
+    << rotate_buffers << '|' << buffer_passes << '|' << segment_bytes << '|' << inter_node_algorithm
+    << '|' << mpi_max_count << '|' << repeat << '|' << ranks_sweep << '|' << ranks_per_node << '|'
+    << instability_threshold << '|' << stable_budget_s;
   s << '|' << backend << '|' << gpu_map << '|' << cuda_graph;
   return s.str();
 }
@@ -265,6 +265,11 @@ void add_benchmark_commands(CLI::App& app, std::function<int()>& action,
     sub->add_flag(
         "--no-rotate", raw->no_rotate,
         "do not rotate the buffer offset across iterations (caches may flatter small sizes)");
+    sub->add_option("--buffer-passes", raw->o.buffer_passes,
+                    "untimed passes over the buffer windows of each point, between the ranks of "
+                    "a node, before it is measured (0 = none; see docs/methodology.md)")
+        ->capture_default_str()
+        ->check(whole_number(16));
     sub->add_option("--segment", raw->segment,
                     "pipeline segment size for ring algorithms (0 = none)");
     if (c != Collective::kAllToAll)

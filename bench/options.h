@@ -34,6 +34,9 @@ struct Options {
   std::string csv_path;
   double timeout_s = 300;
   bool rotate_buffers = true;
+  // Untimed passes over the windows a point's calls use, between the ranks of a node, before the
+  // point (docs/methodology.md, "What the regime switch was"); 0 = none.
+  int buffer_passes = 3;
   std::size_t segment_bytes = 0;
   std::string inter_node_algorithm = "ring";
   std::size_t mpi_max_count = 2147483647;  // largest count in one MPI call (testing: set low)

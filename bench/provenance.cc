@@ -192,6 +192,7 @@ json options_json(const Options& o) {
   j["iters"] = o.iters;
   j["check"] = o.check;
   j["rotate_buffers"] = o.rotate_buffers;
+  j["buffer_passes"] = o.buffer_passes;
   j["timeout_s"] = o.timeout_s;
   j["segment_bytes"] = o.segment_bytes;
   j["inter_node_algorithm"] = o.inter_node_algorithm;

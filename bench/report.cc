@@ -291,8 +291,9 @@ void ConsoleTable::header(const json& prov, const Options& o, const std::string&
   std::printf("# ranks %d, nodes %d (%s), backend %s, started %s\n", prov.value("ranks", 0),
               prov.value("nodes", 0), topo_line.c_str(), prov.value("backend", "").c_str(),
               prov.value("start_time", "").c_str());
-  std::printf("# warmup %d, iters %d, check %d, buffer rotation %s, timeout %gs\n", o.warmup,
-              o.iters, o.check, o.rotate_buffers ? "on" : "off", o.timeout_s);
+  std::printf(
+      "# warmup %d, iters %d, check %d, buffer rotation %s, buffer passes %d, timeout %gs\n",
+      o.warmup, o.iters, o.check, o.rotate_buffers ? "on" : "off", o.buffer_passes, o.timeout_s);
   std::printf("# host reduction kernels: %s\n", prov.value("reduce_isa", "?").c_str());
   const char* time_is = "per iteration the max over ranks, mean over iterations";
   if (o.timing == collectives::TimingMode::kBarrier)

@@ -139,12 +139,13 @@ long process_page_faults() {
 
 // Open MPI's single-copy path (CMA) has the receiving rank's kernel copy from the sender's pages.
 // On this VM (a PVM guest: the host keeps shadow page tables) the first such copy of a page costs
-// about 5.5 us per 4 KiB page and the next 0.65 us (docs/methodology.md, "What the regime switch
-// was"). Buffer rotation makes a point's calls reach pages no earlier call may have reached, so
-// before every point one untimed pass sends exactly the windows its calls will use, of both
-// buffers, to the next rank of its node through the transport: no timed call is the first to
-// reach its pages, whatever ran before. (Swings that remain on this VM came from its DAMON
-// monitor, which the run warns about.)
+// about 5.5 us per 4 KiB page and the next 0.65 us, and a page reaches its steady speed only after
+// a few such copies (docs/methodology.md, "What the regime switch was"). Buffer rotation makes a
+// point's calls reach pages no earlier call may have reached, so before every point `passes`
+// untimed passes (--buffer-passes, default 3) send exactly the windows its calls will use, of both
+// buffers, to the next rank of its node through the transport: no timed call is among the first
+// to reach its pages, whatever ran before. One pass left the first dtype of a job 1.5x slow at
+// 64-256 KiB (ring, 2 ranks); two or three made every position of a job the same.
 // The pass runs between the ranks of one node only (a ring over them, in rank order): the cost is
 // the shared-memory single-copy path's, and a pass over the network would only take the link's
 // time (minutes on the rate-limited links of an emulated cluster). Not with --mpi-max-count below
@@ -153,7 +154,7 @@ long process_page_faults() {
 Status prime_windows(collectives::Transport& t, const std::vector<int>& node_of_rank,
                      const collectives::Buffer& a, const collectives::Buffer& b,
                      const std::vector<std::pair<std::size_t, std::size_t>>& windows,
-                     double timeout_s, std::size_t mpi_max_count, Progress& progress) {
+                     double timeout_s, std::size_t mpi_max_count, int passes, Progress& progress) {
   constexpr std::size_t kChunk = std::size_t{4} << 20;
   const int p = t.size(), me = t.rank();
   if (p < 2 || t.memory() != collectives::MemorySpace::kHost || mpi_max_count < kChunk)
@@ -173,17 +174,18 @@ Status prime_windows(collectives::Transport& t, const std::vector<int>& node_of_
   if (next == me) return Status::Ok();  // alone on its node
   constexpr int kTag = 0x7e00;
   std::int64_t exchange = 0;
-  for (auto [from, into] : {std::pair{&a, &b}, std::pair{&b, &a}}) {
-    for (auto [begin, end] : windows) {
-      for (std::size_t off = begin; off < end; off += kChunk) {
-        const std::size_t len = std::min(kChunk, end - off);
-        progress.enter(exchange++);  // arrived at this exchange (and the watchdog sees progress)
-        t.irecv(into->bytes() + off, len, prev, kTag);
-        t.isend(from->bytes() + off, len, next, kTag);
-        if (Status st = t.wait_all(Deadline::In(timeout_s)); !st.ok()) return st;
+  for (int pass = 0; pass < passes; ++pass)
+    for (auto [from, into] : {std::pair{&a, &b}, std::pair{&b, &a}}) {
+      for (auto [begin, end] : windows) {
+        for (std::size_t off = begin; off < end; off += kChunk) {
+          const std::size_t len = std::min(kChunk, end - off);
+          progress.enter(exchange++);  // arrived at this exchange (and the watchdog sees progress)
+          t.irecv(into->bytes() + off, len, prev, kTag);
+          t.isend(from->bytes() + off, len, next, kTag);
+          if (Status st = t.wait_all(Deadline::In(timeout_s)); !st.ok()) return st;
+        }
       }
     }
-  }
   progress.leave();
   return Status::Ok();
 }
@@ -351,7 +353,7 @@ Record Runner::measure(Group& g, Algorithm& algo, const PointSpec& p) {
   // Still before the step's barrier (kIdle): a peer that finished its pass and waits at the
   // barrier is ahead of a rank still in the pass.
   fail_if(prime_windows(tr, g.node_of_rank, g.send, g.recv, touched_windows(g.offsets, p.bytes),
-                        o_.timeout_s, o_.mpi_max_count, progress));
+                        o_.timeout_s, o_.mpi_max_count, o_.buffer_passes, progress));
 
   progress.set(Phase::kBarrier, 0);
   CB_MPI_CHECK(MPI_Barrier(g.stats));

@@ -149,7 +149,7 @@ def _environment_warnings(base, cur):
         if b != c and (b or c):
             warnings.append(f"{title} differs: baseline {_short(b)} vs current {_short(c)}")
     for name, title in (("iters", "timed iterations"), ("warmup", "warm-up iterations"),
-                        ("rotate_buffers", "buffer rotation")):
+                        ("rotate_buffers", "buffer rotation"), ("buffer_passes", "buffer passes")):
         b = sorted({json.dumps(r.data.get("options", {}).get(name)) for r in base.files})
         c = sorted({json.dumps(r.data.get("options", {}).get(name)) for r in cur.files})
         if b != c:

@@ -215,6 +215,7 @@ FLAGS_BENCH = [
     ("-w", "count0", {}, r"--warmup|-w\b"),
     ("-c", "count0", {}, r"--check|-c\b"),
     ("--repeat", "count1", {}, r"--repeat"),
+    ("--buffer-passes", "count0", {"17": 2}, r"--buffer-passes"),
     ("--ranks-per-node", "count0", {}, r"--ranks-per-node"),
     ("--mpi-max-count", "count1", {}, r"--mpi-max-count"),
     ("--cuda-graph", "count0", {"1": 2}, r"--cuda-graph"),
