@@ -174,7 +174,7 @@ Status prime_windows(collectives::Transport& t, const std::vector<int>& node_of_
   if (next == me) return Status::Ok();  // alone on its node
   constexpr int kTag = 0x7e00;
   std::int64_t exchange = 0;
-  for (int pass = 0; pass < passes; ++pass)
+  for (int pass = 0; pass < passes; ++pass) {
     for (auto [from, into] : {std::pair{&a, &b}, std::pair{&b, &a}}) {
       for (auto [begin, end] : windows) {
         for (std::size_t off = begin; off < end; off += kChunk) {
@@ -186,6 +186,7 @@ Status prime_windows(collectives::Transport& t, const std::vector<int>& node_of_
         }
       }
     }
+  }
   progress.leave();
   return Status::Ok();
 }

@@ -478,7 +478,7 @@ int run_benchmark(const Options& o, const RecordsCallback& on_records) {
   watchdog.begin_call_step("the end of the run");
   CB_MPI_CHECK(MPI_Bcast(status, 2, MPI_INT64_T, 0, world));
   watchdog.end_step();
-  if (world_rank != 0 && faults.find("stallend", world_rank)) stall_forever();
+  if (faults.find("stallend", world_rank)) stall_forever();  // never rank 0 (Faults::check)
   if (status[1] == 0) {
     if (world_rank == 0)
       std::fprintf(stderr,
